@@ -1,0 +1,1 @@
+"""Telegram glue for the survey bot: configuration, handlers and the application builder."""

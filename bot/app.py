@@ -1,0 +1,122 @@
+"""build_application(): all wiring of the bot in one place."""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from telegram import BotCommand, Update
+from telegram.ext import (
+    Application,
+    ApplicationBuilder,
+    CallbackQueryHandler,
+    CommandHandler,
+    ContextTypes,
+    MessageHandler,
+    filters,
+)
+from telegram.request import BaseRequest
+
+from bot import handlers
+from bot.config import Settings
+from bot.i18n import LANGUAGES, N_, I18n
+from bot.services import Services, utc_now
+from db import repo
+from db.engine import create_engine, session_factory
+from survey.model import load_questionnaire
+
+log = logging.getLogger(__name__)
+
+RESPONDENT_COMMANDS = ("start", "language", "help", "cancel", "delete")
+COMMAND_DESCRIPTIONS = {
+    "start": N_("Begin or continue the survey"),
+    "language": N_("Switch language"),
+    "help": N_("What this bot does"),
+    "cancel": N_("Stop the survey"),
+    "delete": N_("Erase my answers"),
+}
+UPDATE_ID_RETENTION = timedelta(days=2)
+
+
+async def _post_init(application: Application) -> None:
+    """Publish the command menu in both languages."""
+    services: Services = application.bot_data[handlers.SERVICES]
+    for language in (None, *LANGUAGES):
+        _ = services.i18n.translator(language or services.settings.default_language)
+        commands = [BotCommand(name, _(COMMAND_DESCRIPTIONS[name])) for name in RESPONDENT_COMMANDS]
+        await application.bot.set_my_commands(commands, language_code=language)
+
+
+async def _post_shutdown(application: Application) -> None:
+    """Close the database pool."""
+    services: Services = application.bot_data[handlers.SERVICES]
+    await services.engine.dispose()
+
+
+async def _forget_old_updates(context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Job: drop remembered update ids Telegram can no longer redeliver."""
+    services = handlers.services_of(context)
+    async with services.sessions.begin() as session:
+        await repo.forget_updates_before(session, services.clock() - UPDATE_ID_RETENTION)
+
+
+def build_application(
+    settings: Settings,
+    *,
+    request: BaseRequest | None = None,
+    clock: Callable[[], datetime] = utc_now,
+    rng: random.Random | None = None,
+) -> Application:
+    """The bot, wired: production and tests both use this; tests pass a local `request`."""
+    settings.require("bot_token", "pseudonym_key")
+    assert settings.bot_token is not None
+    engine = create_engine(settings.database_url)
+    services = Services(
+        settings=settings,
+        engine=engine,
+        sessions=session_factory(engine),
+        i18n=I18n.load(),
+        questionnaire=load_questionnaire(),
+        clock=clock,
+        rng=rng or random.SystemRandom(),
+    )
+    builder = (
+        ApplicationBuilder()
+        .token(settings.bot_token.get_secret_value())
+        .base_url(f"{settings.bot_api_url}/bot")
+        .base_file_url(f"{settings.bot_api_url}/file/bot")
+        .post_init(_post_init)
+        .post_shutdown(_post_shutdown)
+    )
+    if request is not None:
+        builder = builder.request(request).get_updates_request(request)
+    application = builder.build()
+    application.bot_data[handlers.SERVICES] = services
+
+    private = filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE
+    application.add_handler(
+        MessageHandler(filters.ChatType.PRIVATE & filters.UpdateType.EDITED_MESSAGE, handlers.edited)
+    )
+    application.add_handler(CommandHandler("start", handlers.start, filters=private))
+    application.add_handler(CommandHandler("language", handlers.language, filters=private))
+    application.add_handler(CommandHandler("help", handlers.help_command, filters=private))
+    application.add_handler(CommandHandler("cancel", handlers.cancel, filters=private))
+    application.add_handler(CommandHandler("delete", handlers.delete, filters=private))
+    application.add_handler(MessageHandler(private & filters.COMMAND, handlers.unknown_command))
+    application.add_handler(MessageHandler(private & filters.TEXT, handlers.text))
+    application.add_handler(MessageHandler(private, handlers.non_text))
+    application.add_handler(CallbackQueryHandler(handlers.button))
+    application.add_handler(
+        CommandHandler(
+            "start", handlers.group_start, filters=filters.ChatType.GROUPS & filters.UpdateType.MESSAGE
+        )
+    )
+    application.add_error_handler(handlers.on_error)
+    if application.job_queue is not None:
+        application.job_queue.run_repeating(_forget_old_updates, interval=timedelta(hours=6), first=60)
+    return application
+
+
+ALLOWED_UPDATES = [Update.MESSAGE, Update.EDITED_MESSAGE, Update.CALLBACK_QUERY]

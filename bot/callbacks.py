@@ -1,0 +1,70 @@
+"""Callback data of inline buttons: short, typed, and checked on the way back in."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+
+MAX_CALLBACK_BYTES = 64
+
+
+class Action(StrEnum):
+    """What a button does."""
+
+    LANGUAGE = "l"
+    CONSENT = "c"
+    ANSWER = "a"
+    TOGGLE = "t"
+    DONE = "d"
+    EDIT = "e"
+    ERASE = "x"
+
+
+@dataclass(frozen=True)
+class Callback:
+    """A decoded button press. `response` and `step` tie it to one question of one response."""
+
+    action: Action
+    value: str = ""
+    response: str = ""
+    step: int = -1
+    language: str = ""
+
+
+_CODE = r"[a-z][a-z0-9_]{0,31}"
+_PATTERNS = {
+    Action.LANGUAGE: re.compile(r"l:(?P<language>kk|ru)"),
+    Action.CONSENT: re.compile(r"c:(?P<language>kk|ru):(?P<value>yes|no)"),
+    Action.ANSWER: re.compile(rf"a:(?P<response>[0-9a-f]{{8}}):(?P<step>\d{{1,6}}):(?P<value>{_CODE})"),
+    Action.TOGGLE: re.compile(rf"t:(?P<response>[0-9a-f]{{8}}):(?P<step>\d{{1,6}}):(?P<value>{_CODE})"),
+    Action.DONE: re.compile(r"d:(?P<response>[0-9a-f]{8}):(?P<step>\d{1,6})"),
+    Action.EDIT: re.compile(rf"e:(?P<response>[0-9a-f]{{8}}):(?P<step>\d{{1,6}}):(?P<value>{_CODE})"),
+    Action.ERASE: re.compile(r"x:(?P<value>yes|no)"),
+}
+
+
+def encode(action: Action, *parts: object) -> str:
+    """Join an action and its parts; fails loudly if Telegram would refuse the result."""
+    data = ":".join([action.value, *map(str, parts)])
+    if len(data.encode()) > MAX_CALLBACK_BYTES:
+        raise ValueError(f"callback data over {MAX_CALLBACK_BYTES} bytes: {data!r}")
+    return data
+
+
+def decode(data: str | None) -> Callback | None:
+    """The Callback behind `data`, or None for anything forged, stale in format, or unknown."""
+    if not data or len(data.encode()) > MAX_CALLBACK_BYTES:
+        return None
+    pattern = _PATTERNS.get(data[0]) if data[0] in {a.value for a in Action} else None
+    match = pattern.fullmatch(data) if pattern else None
+    if match is None:
+        return None
+    fields = match.groupdict()
+    return Callback(
+        action=Action(data[0]),
+        value=fields.get("value") or "",
+        response=fields.get("response") or "",
+        step=int(fields["step"]) if fields.get("step") else -1,
+        language=fields.get("language") or "",
+    )

@@ -1,0 +1,585 @@
+"""The survey conversation: each event changes the database, then says what to show.
+
+Every function here runs inside the caller's transaction and only appends actions to the
+Turn; the caller commits and then performs them, so an answer is stored before any reply.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from html import escape
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot import render
+from bot.callbacks import Action, Callback
+from bot.i18n import LANGUAGE_NAMES, LANGUAGES, Translator
+from bot.render import Position, View
+from bot.services import Services
+from db import repo
+from db.models import Respondent, Response, ResponseStatus
+from survey.flow import (
+    Answers,
+    AnswerValue,
+    InvalidAnswer,
+    advance,
+    answer_for_choice,
+    available_options,
+    clean_text,
+    option_order,
+    parse_integer,
+    screens_out,
+    toggle,
+)
+from survey.model import SKIP, Kind, Question
+
+
+@dataclass(frozen=True)
+class Send:
+    """Send a new message; `track` remembers it as the message of the current question."""
+
+    view: View
+    track: Position | None = None
+
+
+@dataclass(frozen=True)
+class Edit:
+    """Replace an earlier message of the bot (text and buttons)."""
+
+    message_id: int
+    view: View
+
+
+@dataclass(frozen=True)
+class StripButtons:
+    """Remove the buttons of an earlier message, leaving its text."""
+
+    message_id: int
+
+
+@dataclass(frozen=True)
+class Toast:
+    """A short notice on a button press."""
+
+    text: str
+
+
+Reply = Send | Edit | StripButtons | Toast
+
+
+@dataclass
+class Turn:
+    """One incoming event of one respondent, handled in one transaction."""
+
+    services: Services
+    session: AsyncSession
+    pseudonym: str
+    telegram_language: str | None
+    now: datetime
+    respondent: Respondent | None = None
+    response: Response | None = None
+    replies: list[Reply] = field(default_factory=list)
+
+    @property
+    def language(self) -> str:
+        if self.respondent is not None:
+            return self.respondent.language
+        if self.telegram_language in LANGUAGES:
+            return self.telegram_language
+        return self.services.settings.default_language
+
+    @property
+    def _(self) -> Translator:
+        return self.services.i18n.translator(self.language)
+
+    def say(self, view: View, track: Position | None = None) -> None:
+        self.replies.append(Send(view, track))
+
+    def toast(self, text: str) -> None:
+        self.replies.append(Toast(text))
+
+
+async def open_turn(
+    services: Services, session: AsyncSession, telegram_user_id: int, telegram_language: str | None
+) -> Turn:
+    """Lock the respondent (if any) and load their response for this event."""
+    turn = Turn(
+        services,
+        session,
+        services.pseudonym(telegram_user_id),
+        (telegram_language or "").split("-")[0] or None,
+        services.clock(),
+    )
+    turn.respondent = await repo.lock_respondent(session, turn.pseudonym)
+    if turn.respondent is not None:
+        turn.response = await repo.latest_response(session, turn.respondent.id)
+    return turn
+
+
+# ---- showing where the respondent is --------------------------------------------------------
+
+
+def _position(response: Response) -> Position:
+    return Position(response.id, response.step)
+
+
+def _bump(response: Response, **changes: Any) -> None:
+    """Change the response's position; its step invalidates every button shown before."""
+    for key, value in changes.items():
+        setattr(response, key, value)
+    response.step += 1
+
+
+async def _show_current(turn: Turn, notice: str | None = None) -> None:
+    """Send the current question (or the summary) anew, removing the old message's buttons."""
+    response = turn.response
+    assert response is not None
+    if response.question_message_id is not None:
+        turn.replies.append(StripButtons(response.question_message_id))
+    answers = await repo.load_answers(turn.session, response.id)
+    if response.current_question is None:
+        if notice:
+            turn.say(render.plain(notice))
+        turn.say(
+            render.summary_view(turn._, turn.services.questionnaire, answers, _position(response)),
+            track=_position(response),
+        )
+        return
+    question = turn.services.questionnaire[response.current_question]
+    view = render.question_view(
+        turn._,
+        question,
+        turn.services.questionnaire,
+        answers,
+        _position(response),
+        order=response.option_order.get(question.id),
+        selected=response.pending.get("selected", ()),
+        notice=notice,
+    )
+    turn.say(view, track=_position(response))
+
+
+def _closed_notice(turn: Turn) -> str:
+    """What to tell someone whose response is over, for messages that do not fit anything."""
+    _ = turn._
+    status = turn.response.status if turn.response else None
+    if status is ResponseStatus.SCREENED_OUT:
+        return _("Thank you for your interest. This survey is only for people aged 18 and over.")
+    if status is ResponseStatus.CANCELLED:
+        return _("You stopped the survey. Send /start to continue where you left off.")
+    return _("You have already completed the survey, thank you! Send /start to see or change your answers.")
+
+
+# ---- commands ---------------------------------------------------------------------------------
+
+
+async def start(turn: Turn) -> None:
+    """Begin, or continue where the respondent left off."""
+    _ = turn._
+    response = turn.response
+    if turn.respondent is None or response is None:
+        if turn.telegram_language in LANGUAGES:
+            turn.say(render.consent_prompt(_))
+        else:
+            turn.say(render.language_prompt(turn.services.i18n))
+        return
+    if response.status is ResponseStatus.SCREENED_OUT:
+        turn.say(render.plain(_closed_notice(turn)))
+        return
+    notice = None
+    if response.status is ResponseStatus.CANCELLED:
+        _bump(response, status=ResponseStatus.IN_PROGRESS)
+        notice = _("Welcome back! Let's continue where you left off.")
+    elif response.current_question is not None:
+        notice = _("Let's continue where you left off.")
+    await _show_current(turn, notice)
+
+
+async def choose_language_prompt(turn: Turn) -> None:
+    """/language: offer both languages."""
+    turn.say(render.language_prompt(turn.services.i18n))
+
+
+async def help_text(turn: Turn) -> None:
+    """/help: what the survey is and which commands exist."""
+    turn.say(
+        render.plain(
+            turn._(
+                "This bot runs an anonymous research survey about views on the war in Ukraine.\n\n"
+                "/start - begin, or continue where you left off\n"
+                "/language - switch between Kazakh and Russian\n"
+                "/cancel - stop now (your answers so far are kept)\n"
+                "/delete - erase all your answers\n"
+                "/help - this message"
+            )
+        )
+    )
+
+
+async def unknown_command(turn: Turn) -> None:
+    """A command the bot does not know."""
+    turn.say(render.plain(turn._("I don't know this command. Send /help to see what I can do.")))
+
+
+async def forged_button(turn: Turn) -> None:
+    """A press whose data is not one of ours (forged, or from an old version of the bot)."""
+    turn.toast(turn._("This button is no longer active. Send /start to continue."))
+
+
+async def on_edited(turn: Turn) -> None:
+    """Editing a sent message does not change the answer it gave."""
+    turn.say(
+        render.plain(
+            turn._("Editing a sent message does not change your answer. Please send a new message instead.")
+        )
+    )
+
+
+async def cancel(turn: Turn) -> None:
+    """/cancel: stop now, keeping what was answered as an incomplete response."""
+    _ = turn._
+    response = turn.response
+    if response is None or response.status is not ResponseStatus.IN_PROGRESS:
+        turn.say(render.plain(_("There is no survey in progress. Send /start to begin.")))
+        return
+    if response.question_message_id is not None:
+        turn.replies.append(StripButtons(response.question_message_id))
+    _bump(response, status=ResponseStatus.CANCELLED, question_message_id=None)
+    turn.say(
+        render.plain(
+            _(
+                "The survey is stopped. Your answers so far are kept; send /start to continue "
+                "or /delete to erase them."
+            )
+        )
+    )
+
+
+async def ask_erase(turn: Turn) -> None:
+    """/delete: ask for confirmation before erasing everything."""
+    _ = turn._
+    if turn.respondent is None:
+        turn.say(render.plain(_("We have no answers from you, so there is nothing to erase.")))
+        return
+    turn.say(render.erase_prompt(_))
+
+
+# ---- button presses ---------------------------------------------------------------------------
+
+
+async def on_button(turn: Turn, callback: Callback, message_id: int) -> None:
+    """Dispatch a decoded button press."""
+    if callback.action is Action.LANGUAGE:
+        await _set_language(turn, callback.language, message_id)
+    elif callback.action is Action.CONSENT:
+        await _consent(turn, callback, message_id)
+    elif callback.action is Action.ERASE:
+        await _erase(turn, callback.value == "yes", message_id)
+    elif _current_button(turn, callback):
+        if callback.action is Action.ANSWER:
+            await _choose(turn, callback.value, message_id)
+        elif callback.action is Action.TOGGLE:
+            await _toggle(turn, callback.value, message_id)
+        elif callback.action is Action.DONE:
+            await _done(turn, message_id)
+        elif callback.action is Action.EDIT:
+            await _begin_edit(turn, callback.value, message_id)
+
+
+def _current_button(turn: Turn, callback: Callback) -> bool:
+    """True when the press belongs to what is on screen now; otherwise toast why not."""
+    _ = turn._
+    response = turn.response
+    if response is None or callback.response != render.short_id(response.id):
+        turn.toast(_("This button is no longer active. Send /start to continue."))
+        return False
+    if callback.step != response.step:
+        turn.toast(_("This question has already been answered."))
+        return False
+    if response.status is not ResponseStatus.IN_PROGRESS and not (
+        response.status is ResponseStatus.COMPLETE
+        and callback.action in (Action.EDIT, Action.ANSWER, Action.TOGGLE, Action.DONE)
+    ):
+        turn.toast(_closed_notice(turn))
+        return False
+    return True
+
+
+async def _set_language(turn: Turn, language: str, message_id: int) -> None:
+    if turn.respondent is None:
+        turn.telegram_language = language
+        turn.replies.append(Edit(message_id, render.consent_prompt(turn._)))
+        return
+    turn.respondent.language = language
+    name = turn._(LANGUAGE_NAMES[language])
+    turn.replies.append(Edit(message_id, render.plain(turn._("Language: {name}", name=name))))
+    if turn.response is None or turn.response.status is ResponseStatus.SCREENED_OUT:
+        return
+    turn.response.language = language
+    if turn.response.status is ResponseStatus.CANCELLED:
+        return
+    _bump(turn.response)
+    await _show_current(turn)
+
+
+async def _consent(turn: Turn, callback: Callback, message_id: int) -> None:
+    _ = turn.services.i18n.translator(callback.language)
+    if turn.respondent is not None:
+        turn.toast(turn._("You have already agreed. Send /start to continue."))
+        return
+    chosen = _("I agree") if callback.value == "yes" else _("No, thanks")
+    consent_text = render.consent_prompt(_).text
+    turn.replies.append(Edit(message_id, View(f"{consent_text}\n\n➡️ <b>{escape(chosen)}</b>")))
+    if callback.value != "yes":
+        turn.say(render.plain(_("Thank you anyway. If you change your mind, send /start.")))
+        return
+    questionnaire = turn.services.questionnaire
+    respondent = Respondent(
+        pseudonym=turn.pseudonym, language=callback.language, consented_at=turn.now, created_at=turn.now
+    )
+    first = advance(questionnaire, {}, None).next_question
+    response = Response(
+        respondent=respondent,
+        questionnaire_version=questionnaire.version,
+        language=callback.language,
+        status=ResponseStatus.IN_PROGRESS,
+        started_at=turn.now,
+        option_order=option_order(questionnaire, turn.services.rng),
+        current_question=first,
+        step=0,
+        pending={},
+    )
+    try:
+        async with turn.session.begin_nested():
+            turn.session.add_all([respondent, response])
+    except IntegrityError:
+        # A concurrent press created the respondent first: this press is the double tap.
+        turn.replies.clear()
+        turn.toast(_("You have already agreed. Send /start to continue."))
+        return
+    turn.respondent, turn.response = respondent, response
+    await _show_current(turn)
+
+
+async def _erase(turn: Turn, confirmed: bool, message_id: int) -> None:
+    _ = turn._
+    if not confirmed:
+        turn.replies.append(Edit(message_id, render.plain(_("Nothing was erased."))))
+        return
+    if turn.respondent is None:
+        turn.replies.append(
+            Edit(message_id, render.plain(_("We have no answers from you, so there is nothing to erase.")))
+        )
+        return
+    if turn.response is not None and turn.response.question_message_id is not None:
+        turn.replies.append(StripButtons(turn.response.question_message_id))
+    await repo.erase_respondent(turn.session, turn.respondent)
+    turn.respondent = turn.response = None
+    turn.replies.append(
+        Edit(
+            message_id,
+            render.plain(
+                _(
+                    "All your answers have been erased. Thank you. "
+                    "If you want to take part again, send /start."
+                )
+            ),
+        )
+    )
+
+
+async def _choose(turn: Turn, code: str, message_id: int) -> None:
+    response = turn.response
+    assert response is not None and response.current_question is not None
+    question = turn.services.questionnaire[response.current_question]
+    answers = await repo.load_answers(turn.session, response.id)
+    allowed = available_options(question, turn.services.questionnaire, answers)
+    if code != SKIP and (question.kind is not Kind.SINGLE or code not in allowed):
+        turn.toast(turn._("This button is no longer active. Send /start to continue."))
+        return
+    await _store(turn, question, answer_for_choice(question, code), answers, message_id)
+
+
+async def _toggle(turn: Turn, code: str, message_id: int) -> None:
+    response = turn.response
+    assert response is not None and response.current_question is not None
+    question = turn.services.questionnaire[response.current_question]
+    if question.kind is not Kind.MULTI or question.option(code) is None:
+        turn.toast(turn._("This button is no longer active. Send /start to continue."))
+        return
+    selected = toggle(question, response.pending.get("selected", ()), code)
+    _bump(response, pending={**response.pending, "selected": list(selected)})
+    answers = await repo.load_answers(turn.session, response.id)
+    turn.replies.append(
+        Edit(
+            message_id,
+            render.question_view(
+                turn._,
+                question,
+                turn.services.questionnaire,
+                answers,
+                _position(response),
+                selected=selected,
+            ),
+        )
+    )
+    response.question_message_id = message_id
+
+
+async def _done(turn: Turn, message_id: int) -> None:
+    response = turn.response
+    assert response is not None and response.current_question is not None
+    question = turn.services.questionnaire[response.current_question]
+    selected = tuple(response.pending.get("selected", ()))
+    if question.kind is not Kind.MULTI:
+        turn.toast(turn._("This button is no longer active. Send /start to continue."))
+        return
+    if not selected:
+        turn.toast(turn._("Please choose at least one option, or press \u201cPrefer not to answer\u201d."))
+        return
+    answers = await repo.load_answers(turn.session, response.id)
+    await _store(turn, question, AnswerValue(choices=selected), answers, message_id)
+
+
+async def _begin_edit(turn: Turn, question_id: str, message_id: int) -> None:
+    response = turn.response
+    assert response is not None
+    questionnaire = turn.services.questionnaire
+    if response.status is not ResponseStatus.COMPLETE or question_id not in questionnaire:
+        turn.toast(turn._("This button is no longer active. Send /start to continue."))
+        return
+    answers = await repo.load_answers(turn.session, response.id)
+    previous = answers.get(question_id)
+    selected = list(previous.choices) if previous and previous.choices != (SKIP,) else []
+    turn.replies.append(StripButtons(message_id))
+    _bump(
+        response,
+        current_question=question_id,
+        pending={"edit": question_id, "selected": selected},
+        question_message_id=None,
+    )
+    await _show_current(turn)
+
+
+# ---- typed answers ----------------------------------------------------------------------------
+
+
+async def on_text(turn: Turn, text: str) -> None:
+    """A typed message: the answer to an integer or text question, or a nudge to the buttons."""
+    response = turn.response
+    if turn.respondent is None or response is None:
+        await start(turn)
+        return
+    if response.current_question is None or response.status not in (
+        ResponseStatus.IN_PROGRESS,
+        ResponseStatus.COMPLETE,
+    ):
+        turn.say(render.plain(_closed_notice(turn)))
+        return
+    question = turn.services.questionnaire[response.current_question]
+    if question.kind in (Kind.SINGLE, Kind.MULTI):
+        await _show_current(turn, turn._("Please answer with the buttons below the question."))
+        return
+    try:
+        value = _typed_value(question, text)
+    except InvalidAnswer as error:
+        turn.say(render.plain(invalid_message(turn._, error)))
+        return
+    answers = await repo.load_answers(turn.session, response.id)
+    await _store(turn, question, value, answers, response.question_message_id)
+
+
+async def on_non_text(turn: Turn) -> None:
+    """A sticker, photo, voice message or the like where the bot waits for an answer."""
+    response = turn.response
+    if turn.respondent is None or response is None:
+        await start(turn)
+        return
+    if response.current_question is None or response.status not in (
+        ResponseStatus.IN_PROGRESS,
+        ResponseStatus.COMPLETE,
+    ):
+        turn.say(render.plain(_closed_notice(turn)))
+        return
+    question = turn.services.questionnaire[response.current_question]
+    _ = turn._
+    if question.kind is Kind.INTEGER:
+        turn.say(render.plain(_("Please type your answer as a number, for example 34.")))
+    elif question.kind is Kind.TEXT:
+        turn.say(render.plain(_("Please type your answer as a text message.")))
+    else:
+        await _show_current(turn, _("Please answer with the buttons below the question."))
+
+
+def _typed_value(question: Question, text: str) -> AnswerValue:
+    if question.kind is Kind.INTEGER:
+        return AnswerValue(number=parse_integer(question, text))
+    return AnswerValue(text=clean_text(text, question.max_length))
+
+
+def invalid_message(_: Translator, error: InvalidAnswer) -> str:
+    """The respondent's explanation of why a typed answer was refused."""
+    details = error.details
+    if error.reason == "not_whole":
+        return _("Please type a whole number, for example 34.")
+    if error.reason == "out_of_range":
+        return _("Please type an age from {minimum} to {maximum}.", **details)
+    if error.reason == "too_long":
+        return _(
+            "Your message has {length} characters; the limit is {maximum}. Please shorten it and "
+            "send it again.",
+            **details,
+        )
+    if error.reason == "empty":
+        return _("The message is empty. Please type your answer, or press Skip.")
+    return _("Please type just the number of years, for example 34.")
+
+
+# ---- storing an answer and moving on ----------------------------------------------------------
+
+
+async def _store(
+    turn: Turn, question: Question, value: AnswerValue, answers: Answers, message_id: int | None
+) -> None:
+    """Save the answer, show it in place of the question, and go to what comes next."""
+    response = turn.response
+    assert response is not None
+    questionnaire = turn.services.questionnaire
+    if message_id is not None:
+        turn.replies.append(Edit(message_id, render.answered_view(turn._, question, questionnaire, value)))
+    if question.kind is Kind.INTEGER and value.number is not None and screens_out(question, value.number):
+        await repo.delete_answers(turn.session, response.id, list(answers))
+        _bump(
+            response,
+            status=ResponseStatus.SCREENED_OUT,
+            current_question=None,
+            pending={},
+            question_message_id=None,
+        )
+        turn.say(
+            render.plain(
+                turn._(
+                    "Thank you for your interest. This survey is only for people aged 18 and over, "
+                    "so we have not kept your answers."
+                )
+            )
+        )
+        return
+    await repo.save_answer(turn.session, response.id, question.id, value, turn.now)
+    current = {**answers, question.id: value}
+    step = advance(questionnaire, current, question.id, dependents_of=response.pending.get("edit"))
+    for derived_id, derived in step.derived.items():
+        await repo.save_answer(turn.session, response.id, derived_id, derived, turn.now)
+    await repo.delete_answers(turn.session, response.id, step.dropped)
+    pending = {"edit": response.pending["edit"]} if "edit" in response.pending else {}
+    if step.next_question is not None:
+        _bump(response, current_question=step.next_question, pending=pending, question_message_id=None)
+    else:
+        _bump(response, current_question=None, pending={}, question_message_id=None)
+        if response.status is ResponseStatus.IN_PROGRESS:
+            response.status = ResponseStatus.COMPLETE
+            response.completed_at = turn.now
+    await _show_current(turn)

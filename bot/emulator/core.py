@@ -1,0 +1,482 @@
+"""The emulator's state: chats, messages and the Bot API methods the bot calls.
+
+It reproduces Telegram's behaviour where bots usually trip: per-chat message ids,
+"message is not modified", "message to edit not found", length limits, malformed HTML,
+callback data over 64 bytes, and flood limits (429 with retry_after) on request.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from html.parser import HTMLParser
+from typing import Any
+
+MAX_TEXT = 4096
+MAX_CAPTION = 1024
+MAX_CALLBACK_DATA = 64
+HTML_TAGS = frozenset(
+    [
+        "b",
+        "strong",
+        "i",
+        "em",
+        "u",
+        "ins",
+        "s",
+        "strike",
+        "del",
+        "a",
+        "code",
+        "pre",
+        "span",
+        "tg-spoiler",
+        "tg-emoji",
+        "blockquote",
+    ]
+)
+
+
+class ApiError(Exception):
+    """A Bot API error, returned to the caller as Telegram would."""
+
+    def __init__(self, code: int, description: str, retry_after: int | None = None) -> None:
+        super().__init__(description)
+        self.code = code
+        self.description = description
+        self.retry_after = retry_after
+
+    def payload(self) -> dict[str, Any]:
+        """The JSON body Telegram answers with."""
+        body: dict[str, Any] = {"ok": False, "error_code": self.code, "description": self.description}
+        if self.retry_after is not None:
+            body["parameters"] = {"retry_after": self.retry_after}
+        return body
+
+
+@dataclass(frozen=True)
+class Button:
+    """An inline keyboard button as the user sees it."""
+
+    text: str
+    callback_data: str | None = None
+    url: str | None = None
+
+
+@dataclass
+class Message:
+    """A message in a chat, from the user or from the bot."""
+
+    message_id: int
+    chat_id: int
+    from_bot: bool
+    text: str | None = None
+    caption: str | None = None
+    parse_mode: str | None = None
+    reply_markup: dict[str, Any] | None = None
+    media: str | None = None
+    file: bytes | None = None
+    file_name: str | None = None
+    date: int = field(default_factory=lambda: int(time.time()))
+
+    @property
+    def buttons(self) -> list[list[Button]]:
+        """The inline keyboard, row by row."""
+        rows = (self.reply_markup or {}).get("inline_keyboard", [])
+        return [[Button(b["text"], b.get("callback_data"), b.get("url")) for b in row] for row in rows]
+
+    @property
+    def button_labels(self) -> list[str]:
+        """Every button's label, in reading order."""
+        return [button.text for row in self.buttons for button in row]
+
+    @property
+    def plain_text(self) -> str:
+        """The text or caption as the user reads it, markup removed."""
+        body = self.text if self.text is not None else (self.caption or "")
+        return visible_text(body, self.parse_mode)
+
+
+@dataclass
+class Chat:
+    """A chat with its own message-id counter, as in Telegram."""
+
+    id: int
+    type: str
+    title: str | None = None
+    bot_can_post: bool = True
+    started: bool = False
+    messages: dict[int, Message] = field(default_factory=dict)
+    ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+
+    def add(self, message: Message) -> Message:
+        self.messages[message.message_id] = message
+        return message
+
+
+@dataclass(frozen=True)
+class ApiCall:
+    """One Bot API call the bot made, with its parameters."""
+
+    method: str
+    params: dict[str, Any]
+
+
+class _HtmlChecker(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.stack: list[str] = []
+        self.text: list[str] = []
+        self.error: str | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag not in HTML_TAGS:
+            self.error = self.error or f'Unsupported start tag "{tag}"'
+        self.stack.append(tag)
+
+    def handle_endtag(self, tag: str) -> None:
+        if not self.stack or self.stack[-1] != tag:
+            self.error = self.error or f'Unexpected end tag "{tag}"'
+        else:
+            self.stack.pop()
+
+    def handle_data(self, data: str) -> None:
+        self.text.append(data)
+
+
+def visible_text(body: str, parse_mode: str | None) -> str:
+    """The text a user sees; raises ApiError on markup Telegram would refuse."""
+    if (parse_mode or "").upper() != "HTML":
+        return body
+    checker = _HtmlChecker()
+    checker.feed(body)
+    checker.close()
+    if checker.error is None and checker.stack:
+        checker.error = f'Can\'t find end tag corresponding to start tag "{checker.stack[-1]}"'
+    if checker.error:
+        raise ApiError(400, f"Bad Request: can't parse entities: {checker.error}")
+    return "".join(checker.text)
+
+
+def _utf16_len(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
+class BotApiEmulator:
+    """In-memory Telegram: the bot's calls go to `call`, users act through the update helpers."""
+
+    def __init__(self, token: str = "123456789:TEST-token", username: str = "survey_test_bot"):
+        self.token = token
+        self.bot_user = {
+            "id": int(token.split(":", 1)[0]),
+            "is_bot": True,
+            "first_name": "Survey",
+            "username": username,
+            "can_join_groups": True,
+            "can_read_all_group_messages": False,
+            "supports_inline_queries": False,
+        }
+        self.calls: list[ApiCall] = []
+        self.chats: dict[int, Chat] = {}
+        self.callback_answers: dict[str, dict[str, Any]] = {}
+        self.callback_owner: dict[str, int] = {}
+        self.flood_after: int | None = None
+        self.flood_retry_after = 1
+        self._sent_since_flood = 0
+        self._update_ids = itertools.count(1)
+        self._callback_ids = itertools.count(1)
+        self.listeners: list[Callable[[ApiCall], None]] = []
+        self._methods: dict[str, Callable[[dict[str, Any]], Any]] = {
+            "getMe": lambda _p: self.bot_user,
+            "logOut": lambda _p: True,
+            "close": lambda _p: True,
+            "setMyCommands": lambda _p: True,
+            "deleteMyCommands": lambda _p: True,
+            "setWebhook": lambda _p: True,
+            "deleteWebhook": lambda _p: True,
+            "sendChatAction": self._chat_action,
+            "sendMessage": self._send_message,
+            "sendPhoto": self._send_photo,
+            "sendDocument": self._send_document,
+            "editMessageText": self._edit_text,
+            "editMessageReplyMarkup": self._edit_markup,
+            "editMessageCaption": self._edit_caption,
+            "deleteMessage": self._delete_message,
+            "answerCallbackQuery": self._answer_callback,
+        }
+
+    # ---- the bot's side -------------------------------------------------------------------
+
+    def call(self, method: str, params: dict[str, Any], files: dict[str, Any] | None = None) -> Any:
+        """Run one Bot API method; returns its result or raises ApiError."""
+        record = ApiCall(method, dict(params))
+        self.calls.append(record)
+        for listener in self.listeners:
+            listener(record)
+        handler = self._methods.get(method)
+        if handler is None:
+            raise ApiError(404, "Not Found")
+        if files:
+            params = {**params, "_files": files}
+        return handler(params)
+
+    def _chat(self, chat_id: Any) -> Chat:
+        try:
+            chat = self.chats[int(chat_id)]
+        except (KeyError, ValueError, TypeError):
+            raise ApiError(400, "Bad Request: chat not found") from None
+        if chat.type == "private" and not chat.started:
+            raise ApiError(403, "Forbidden: bot can't initiate conversation with a user")
+        if chat.type == "channel" and not chat.bot_can_post:
+            raise ApiError(403, "Forbidden: bot is not a member of the channel chat")
+        return chat
+
+    def _flood_check(self) -> None:
+        if self.flood_after is None:
+            return
+        if self._sent_since_flood >= self.flood_after:
+            self._sent_since_flood = 0
+            self.flood_after = None
+            raise ApiError(
+                429,
+                f"Too Many Requests: retry after {self.flood_retry_after}",
+                retry_after=self.flood_retry_after,
+            )
+        self._sent_since_flood += 1
+
+    @staticmethod
+    def _check_markup(markup: Any) -> dict[str, Any] | None:
+        if markup is None:
+            return None
+        if isinstance(markup, str):
+            import json
+
+            markup = json.loads(markup)
+        for row in markup.get("inline_keyboard", []):
+            for button in row:
+                data = button.get("callback_data")
+                if data is not None and not 1 <= len(data.encode()) <= MAX_CALLBACK_DATA:
+                    raise ApiError(400, "Bad Request: BUTTON_DATA_INVALID")
+                if not button.get("text"):
+                    raise ApiError(400, "Bad Request: text buttons are unallowed in the inline keyboard")
+        return markup
+
+    @staticmethod
+    def _check_text(text: Any, parse_mode: str | None, limit: int, what: str) -> str:
+        body = str(text)
+        visible = visible_text(body, parse_mode)
+        if not visible.strip():
+            raise ApiError(400, f"Bad Request: {what} must be non-empty")
+        if _utf16_len(visible) > limit:
+            raise ApiError(400, f"Bad Request: {what} is too long")
+        return body
+
+    def _message_dict(self, message: Message) -> dict[str, Any]:
+        chat = self.chats[message.chat_id]
+        chat_dict: dict[str, Any] = {"id": chat.id, "type": chat.type}
+        if chat.title:
+            chat_dict["title"] = chat.title
+        result: dict[str, Any] = {"message_id": message.message_id, "date": message.date, "chat": chat_dict}
+        if message.from_bot:
+            result["from"] = {k: self.bot_user[k] for k in ("id", "is_bot", "first_name", "username")}
+        if message.text is not None:
+            result["text"] = message.plain_text
+        if message.caption is not None:
+            result["caption"] = message.plain_text
+        if message.reply_markup:
+            result["reply_markup"] = message.reply_markup
+        if message.media == "photo":
+            result["photo"] = [
+                {
+                    "file_id": f"photo-{chat.id}-{message.message_id}",
+                    "file_unique_id": f"p{message.message_id}",
+                    "width": 800,
+                    "height": 600,
+                }
+            ]
+        elif message.media == "document":
+            result["document"] = {
+                "file_id": f"doc-{chat.id}-{message.message_id}",
+                "file_unique_id": f"d{message.message_id}",
+                "file_name": message.file_name,
+            }
+        return result
+
+    def _chat_action(self, params: dict[str, Any]) -> bool:
+        self._chat(params["chat_id"])
+        return True
+
+    def _send_message(self, params: dict[str, Any]) -> dict[str, Any]:
+        chat = self._chat(params["chat_id"])
+        parse_mode = params.get("parse_mode")
+        text = self._check_text(params.get("text", ""), parse_mode, MAX_TEXT, "message text")
+        markup = self._check_markup(params.get("reply_markup"))
+        self._flood_check()
+        message = chat.add(
+            Message(next(chat.ids), chat.id, True, text=text, parse_mode=parse_mode, reply_markup=markup)
+        )
+        return self._message_dict(message)
+
+    def _send_media(self, params: dict[str, Any], kind: str) -> dict[str, Any]:
+        chat = self._chat(params["chat_id"])
+        parse_mode = params.get("parse_mode")
+        caption = params.get("caption")
+        if caption is not None:
+            caption = self._check_text(caption, parse_mode, MAX_CAPTION, "message caption")
+        markup = self._check_markup(params.get("reply_markup"))
+        content, name = None, None
+        files = params.get("_files") or {}
+        attached = str(params.get(kind, ""))
+        if attached.startswith("attach://") and attached[9:] in files:
+            part = files[attached[9:]]
+            name, content = part[0], part[1]
+        self._flood_check()
+        message = chat.add(
+            Message(
+                next(chat.ids),
+                chat.id,
+                True,
+                caption=caption,
+                parse_mode=parse_mode,
+                reply_markup=markup,
+                media=kind,
+                file=content,
+                file_name=name,
+            )
+        )
+        return self._message_dict(message)
+
+    def _send_photo(self, params: dict[str, Any]) -> dict[str, Any]:
+        return self._send_media(params, "photo")
+
+    def _send_document(self, params: dict[str, Any]) -> dict[str, Any]:
+        return self._send_media(params, "document")
+
+    def _target(self, params: dict[str, Any]) -> Message:
+        chat = self._chat(params.get("chat_id"))
+        message = chat.messages.get(int(params.get("message_id", 0)))
+        if message is None:
+            raise ApiError(400, "Bad Request: message to edit not found")
+        if not message.from_bot:
+            raise ApiError(400, "Bad Request: message can't be edited")
+        return message
+
+    def _edit(self, message: Message, **changes: Any) -> dict[str, Any]:
+        if all(getattr(message, key) == value for key, value in changes.items()):
+            raise ApiError(
+                400,
+                "Bad Request: message is not modified: specified new message content and reply "
+                "markup are exactly the same as a current content and reply markup of the message",
+            )
+        for key, value in changes.items():
+            setattr(message, key, value)
+        return self._message_dict(message)
+
+    def _edit_text(self, params: dict[str, Any]) -> dict[str, Any]:
+        message = self._target(params)
+        if message.text is None:
+            raise ApiError(400, "Bad Request: there is no text in the message to edit")
+        parse_mode = params.get("parse_mode")
+        text = self._check_text(params.get("text", ""), parse_mode, MAX_TEXT, "message text")
+        markup = self._check_markup(params.get("reply_markup"))
+        return self._edit(message, text=text, parse_mode=parse_mode, reply_markup=markup)
+
+    def _edit_caption(self, params: dict[str, Any]) -> dict[str, Any]:
+        message = self._target(params)
+        parse_mode = params.get("parse_mode")
+        caption = self._check_text(params.get("caption", ""), parse_mode, MAX_CAPTION, "message caption")
+        markup = self._check_markup(params.get("reply_markup"))
+        return self._edit(message, caption=caption, parse_mode=parse_mode, reply_markup=markup)
+
+    def _edit_markup(self, params: dict[str, Any]) -> dict[str, Any]:
+        message = self._target(params)
+        return self._edit(message, reply_markup=self._check_markup(params.get("reply_markup")))
+
+    def _delete_message(self, params: dict[str, Any]) -> bool:
+        chat = self._chat(params.get("chat_id"))
+        if chat.messages.pop(int(params.get("message_id", 0)), None) is None:
+            raise ApiError(400, "Bad Request: message to delete not found")
+        return True
+
+    def _answer_callback(self, params: dict[str, Any]) -> bool:
+        query_id = str(params.get("callback_query_id"))
+        if query_id not in self.callback_answers:
+            raise ApiError(
+                400, "Bad Request: query is too old and response timeout expired or query ID is invalid"
+            )
+        if self.callback_answers[query_id]:
+            raise ApiError(
+                400, "Bad Request: query is too old and response timeout expired or query ID is invalid"
+            )
+        self.callback_answers[query_id] = {
+            "text": params.get("text"),
+            "show_alert": params.get("show_alert", False),
+        }
+        return True
+
+    # ---- the users' side ------------------------------------------------------------------
+
+    def open_chat(
+        self, chat_id: int, chat_type: str = "private", title: str | None = None, bot_can_post: bool = True
+    ) -> Chat:
+        """Make a chat known (a channel or group the bot was added to, or a private chat)."""
+        chat = self.chats.get(chat_id)
+        if chat is None:
+            chat = self.chats[chat_id] = Chat(chat_id, chat_type, title, bot_can_post)
+        return chat
+
+    def user_message(
+        self, user: dict[str, Any], chat_id: int | None = None, chat_type: str = "private", **content: Any
+    ) -> dict[str, Any]:
+        """An update for a message the user sends; `content` holds Bot API message fields."""
+        chat = self.open_chat(user["id"] if chat_id is None else chat_id, chat_type)
+        chat.started = True
+        message = chat.add(Message(next(chat.ids), chat.id, False, text=content.get("text")))
+        data = self._message_dict(message) | {"from": user} | content
+        if isinstance(data.get("text"), str) and data["text"].startswith("/"):
+            command = data["text"].split()[0]
+            data["entities"] = [{"type": "bot_command", "offset": 0, "length": _utf16_len(command)}]
+        return {"update_id": next(self._update_ids), "message": data}
+
+    def edited_message(self, user: dict[str, Any], message_id: int, text: str) -> dict[str, Any]:
+        """An update for the user editing one of their earlier messages."""
+        chat = self.chats[user["id"]]
+        message = chat.messages[message_id]
+        message.text = text
+        data = self._message_dict(message) | {"from": user, "text": text, "edit_date": int(time.time())}
+        return {"update_id": next(self._update_ids), "edited_message": data}
+
+    def callback(self, user: dict[str, Any], message: Message, data: str) -> dict[str, Any]:
+        """An update for the user pressing an inline button carrying `data` under `message`."""
+        query_id = str(next(self._callback_ids))
+        self.callback_answers[query_id] = {}
+        self.callback_owner[query_id] = int(user["id"])
+        return {
+            "update_id": next(self._update_ids),
+            "callback_query": {
+                "id": query_id,
+                "from": user,
+                "chat_instance": str(message.chat_id),
+                "message": self._message_dict(message),
+                "data": data,
+            },
+        }
+
+    def raw_update(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Wrap any update body with a fresh update id."""
+        return {"update_id": next(self._update_ids), **body}
+
+    def press(self, user: dict[str, Any], message: Message, label: str) -> dict[str, Any]:
+        """An update for pressing the button labelled `label`; a missing label is an error."""
+        for row in message.buttons:
+            for button in row:
+                if button.text == label and button.callback_data is not None:
+                    return self.callback(user, message, button.callback_data)
+        raise LookupError(f"no button {label!r} under message {message.message_id}: {message.button_labels}")
+
+    def bot_messages(self, chat_id: int) -> list[Message]:
+        """The bot's messages in a chat, oldest first (as they are now, after edits)."""
+        chat = self.chats.get(chat_id)
+        return [m for m in chat.messages.values() if m.from_bot] if chat else []

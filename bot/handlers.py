@@ -1,0 +1,183 @@
+"""PTB handlers: each opens one transaction, lets the conversation decide, commits, then replies."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.constants import ParseMode
+from telegram.error import BadRequest, Forbidden
+from telegram.ext import ContextTypes
+
+from bot import conversation
+from bot.callbacks import decode
+from bot.conversation import Edit, Send, StripButtons, Toast, Turn
+from bot.i18n import LANGUAGES
+from bot.services import Services
+from db import repo
+
+log = logging.getLogger(__name__)
+
+SERVICES = "services"
+Step = Callable[[Turn], Awaitable[None]]
+
+
+def services_of(context: ContextTypes.DEFAULT_TYPE) -> Services:
+    """The Services object build_application() stored in bot_data."""
+    return context.bot_data[SERVICES]
+
+
+async def _handle(update: Update, context: ContextTypes.DEFAULT_TYPE, step: Step) -> None:
+    """Run `step` for this update in one transaction, then perform its replies."""
+    services = services_of(context)
+    user = update.effective_user
+    assert user is not None
+    async with services.sessions.begin() as session:
+        if not await repo.claim_update(session, update.update_id, services.clock()):
+            log.info("event=duplicate_update")
+            if update.callback_query:
+                await update.callback_query.answer()
+            return
+        turn = await conversation.open_turn(services, session, user.id, user.language_code)
+        await step(turn)
+    await _perform(turn, update, context)
+
+
+async def _perform(turn: Turn, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Send, edit and toast what the turn decided, after its transaction committed."""
+    chat = update.effective_chat
+    assert chat is not None
+    bot, toast = context.bot, None
+    for reply in turn.replies:
+        if isinstance(reply, Toast):
+            toast = reply.text
+        elif isinstance(reply, Send):
+            message = await bot.send_message(
+                chat.id, reply.view.text, parse_mode=ParseMode.HTML, reply_markup=reply.view.keyboard
+            )
+            if reply.track is not None:
+                async with turn.services.sessions.begin() as session:
+                    await repo.remember_question_message(
+                        session, reply.track.response_id, reply.track.step, message.message_id
+                    )
+        else:
+            await _edit(reply, chat.id, context)
+    if update.callback_query:
+        await update.callback_query.answer(toast)
+
+
+async def _edit(reply: Edit | StripButtons, chat_id: int, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Edit an earlier message; one that is gone or already so is not an error for the respondent."""
+    try:
+        if isinstance(reply, Edit):
+            await context.bot.edit_message_text(
+                reply.view.text,
+                chat_id,
+                reply.message_id,
+                parse_mode=ParseMode.HTML,
+                reply_markup=reply.view.keyboard,
+            )
+        else:
+            await context.bot.edit_message_reply_markup(chat_id, reply.message_id, reply_markup=None)
+    except BadRequest as error:
+        log.info("event=edit_skipped reason=%r", error.message)
+
+
+async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/start: begin, or continue where the respondent left off."""
+    await _handle(update, context, conversation.start)
+
+
+async def language(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/language: choose Kazakh or Russian."""
+    await _handle(update, context, conversation.choose_language_prompt)
+
+
+async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/help: explain the survey and the commands."""
+    await _handle(update, context, conversation.help_text)
+
+
+async def cancel(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/cancel: stop, keeping the answers so far."""
+    await _handle(update, context, conversation.cancel)
+
+
+async def delete(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/delete: erase everything, after confirmation."""
+    await _handle(update, context, conversation.ask_erase)
+
+
+async def unknown_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Any other /command."""
+    await _handle(update, context, conversation.unknown_command)
+
+
+async def text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A typed message in the private chat."""
+    assert update.message is not None and update.message.text is not None
+    message_text = update.message.text
+    await _handle(update, context, lambda turn: conversation.on_text(turn, message_text))
+
+
+async def non_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A sticker, photo, voice note, location, contact, document... in the private chat."""
+    await _handle(update, context, conversation.on_non_text)
+
+
+async def edited(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """An edited message: answers are not changed by editing."""
+    await _handle(update, context, conversation.on_edited)
+
+
+async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """An inline button press."""
+    query = update.callback_query
+    assert query is not None
+    callback = decode(query.data)
+    message = query.message
+    if callback is None or message is None:
+        await _handle(update, context, conversation.forged_button)
+        return
+    message_id = message.message_id
+    await _handle(update, context, lambda turn: conversation.on_button(turn, callback, message_id))
+
+
+async def group_start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/start in a group: invite to a private chat; the survey never runs in groups."""
+    assert update.effective_message is not None and update.effective_user is not None
+    services = services_of(context)
+    lang = (update.effective_user.language_code or "").split("-")[0]
+    lang = lang if lang in LANGUAGES else services.settings.default_language
+    _ = services.i18n.translator(lang)
+    link = f"https://t.me/{context.bot.username}?start=survey"
+    keyboard = InlineKeyboardMarkup([[InlineKeyboardButton(_("Open a private chat"), url=link)]])
+    try:
+        await update.effective_message.reply_text(
+            _("The survey is anonymous and runs only in a private chat with me."), reply_markup=keyboard
+        )
+    except Forbidden:
+        log.info("event=group_reply_forbidden")
+
+
+async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Log the failure without personal data, and tell the respondent to try again."""
+    error = context.error
+    log.error("event=handler_error error=%s", type(error).__name__, exc_info=error)
+    if not isinstance(update, Update) or update.effective_chat is None or update.effective_user is None:
+        return
+    if update.effective_chat.type != "private":
+        return
+    services = services_of(context)
+    lang = (update.effective_user.language_code or "").split("-")[0]
+    _ = services.i18n.translator(lang if lang in LANGUAGES else services.settings.default_language)
+    try:
+        if update.callback_query:
+            await update.callback_query.answer(_("Something went wrong. Please try again in a moment."))
+        else:
+            await context.bot.send_message(
+                update.effective_chat.id, _("Something went wrong. Please try again in a moment.")
+            )
+    except Exception as notify_error:
+        log.warning("event=error_notice_failed error=%s", type(notify_error).__name__)

@@ -1,0 +1,83 @@
+"""Gettext catalogs from locales/, loaded from the .po files with Babel."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from io import BytesIO
+from pathlib import Path
+
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from babel.support import Translations
+
+LOCALES_DIR = Path(__file__).resolve().parent.parent / "locales"
+LANGUAGES = ("kk", "ru")
+DOMAIN = "messages"
+
+
+def N_(message: str) -> str:
+    """Mark a msgid for extraction where it is translated later (pybabel -k N_)."""
+    return message
+
+
+LANGUAGE_NAMES = {"kk": N_("Kazakh"), "ru": N_("Russian")}
+
+
+class MissingCatalogError(Exception):
+    """A language has no catalog in locales/."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(f"translation catalog not found: {path}")
+
+
+def catalog_path(language: str, locales_dir: Path = LOCALES_DIR) -> Path:
+    """Where the .po file of `language` lives."""
+    return locales_dir / language / "LC_MESSAGES" / f"{DOMAIN}.po"
+
+
+def load_translations(language: str, locales_dir: Path = LOCALES_DIR) -> Translations:
+    """Compile one language's .po in memory; fuzzy entries are left out, as msgfmt does."""
+    path = catalog_path(language, locales_dir)
+    if not path.exists():
+        raise MissingCatalogError(path)
+    with path.open("rb") as handle:
+        catalog = read_po(handle, locale=language)
+    buffer = BytesIO()
+    write_mo(buffer, catalog, use_fuzzy=False)
+    buffer.seek(0)
+    return Translations(fp=buffer, domain=DOMAIN)
+
+
+@dataclass(frozen=True)
+class I18n:
+    """Every language's translations, loaded once at start."""
+
+    translations: dict[str, Translations]
+
+    @classmethod
+    def load(cls, locales_dir: Path = LOCALES_DIR) -> I18n:
+        return cls({lang: load_translations(lang, locales_dir) for lang in LANGUAGES})
+
+    def gettext(self, language: str, message: str, **values: object) -> str:
+        """The translation of `message` in `language`, with {placeholders} filled."""
+        text = self.translations[language].gettext(message)
+        return text.format(**values) if values else text
+
+    def ngettext(self, language: str, singular: str, plural: str, n: int, **values: object) -> str:
+        """The plural form for `n` in `language`, with {placeholders} (and {n}) filled."""
+        return self.translations[language].ngettext(singular, plural, n).format(n=n, **values)
+
+    def translator(self, language: str) -> Translator:
+        """A `_` bound to one language, for code that renders many strings."""
+        return Translator(self, language)
+
+
+@dataclass(frozen=True)
+class Translator:
+    """`_("msgid", **values)` in one language."""
+
+    i18n: I18n
+    language: str
+
+    def __call__(self, message: str, **values: object) -> str:
+        return self.i18n.gettext(self.language, message, **values)

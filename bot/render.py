@@ -1,0 +1,183 @@
+"""Texts and inline keyboards the respondent sees, built from the questionnaire and catalogs."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from html import escape
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+
+from bot.callbacks import Action, encode
+from bot.i18n import LANGUAGE_NAMES, LANGUAGES, I18n, Translator
+from survey.flow import Answers, AnswerValue, available_options, label_of
+from survey.model import SKIP, Kind, Question, Questionnaire
+
+CHECKED = "✅ "
+SUMMARY_COMMENT_CHARS = 200
+
+
+@dataclass(frozen=True)
+class View:
+    """A message to send or to edit into place: HTML text and an optional inline keyboard."""
+
+    text: str
+    keyboard: InlineKeyboardMarkup | None = None
+
+
+@dataclass(frozen=True)
+class Position:
+    """Ties buttons to one step of one response, so stale presses can be recognised."""
+
+    response_id: uuid.UUID
+    step: int
+
+    @property
+    def tag(self) -> str:
+        return short_id(self.response_id)
+
+
+def short_id(response_id: uuid.UUID) -> str:
+    """The 8 hex digits of a response id that its buttons carry."""
+    return response_id.hex[:8]
+
+
+def _rows(buttons: list[InlineKeyboardButton], columns: int) -> list[list[InlineKeyboardButton]]:
+    return [buttons[i : i + columns] for i in range(0, len(buttons), columns)]
+
+
+def language_prompt(i18n: I18n) -> View:
+    """Choose your language, asked in both languages."""
+    text = " / ".join(escape(i18n.gettext(lang, "Please choose your language")) for lang in LANGUAGES)
+    buttons = [
+        InlineKeyboardButton(
+            i18n.gettext(lang, LANGUAGE_NAMES[lang]), callback_data=encode(Action.LANGUAGE, lang)
+        )
+        for lang in LANGUAGES
+    ]
+    return View(text, InlineKeyboardMarkup([buttons]))
+
+
+def consent_prompt(_: Translator) -> View:
+    """The consent statement with Agree / No thanks."""
+    text = _(
+        "This is an independent, anonymous research survey about views on the war in Ukraine. "
+        "It takes about 2 minutes.\n\n"
+        "We do not store your name, username or Telegram ID, only a keyed pseudonym. "
+        "Answers are published only as totals of groups large enough that nobody can be singled out. "
+        "You can stop at any time and erase your answers with /delete.\n\n"
+        "Do you agree to take part?"
+    )
+    buttons = [
+        [InlineKeyboardButton(_("I agree"), callback_data=encode(Action.CONSENT, _.language, "yes"))],
+        [InlineKeyboardButton(_("No, thanks"), callback_data=encode(Action.CONSENT, _.language, "no"))],
+    ]
+    return View(escape(text), InlineKeyboardMarkup(buttons))
+
+
+def answer_text(
+    _: Translator,
+    question: Question,
+    questionnaire: Questionnaire,
+    value: AnswerValue,
+    limit: int | None = None,
+) -> str:
+    """An answer as the respondent reads it (escaped for HTML)."""
+    if value.skipped:
+        return escape(_(question.skip_label))
+    if question.kind is Kind.INTEGER:
+        return str(value.number)
+    if question.kind is Kind.TEXT:
+        text = value.text or ""
+        if limit and len(text) > limit:
+            text = text[:limit].rstrip() + "…"
+        return escape(text)
+    codes = value.choices if question.kind is Kind.MULTI else (value.option or "",)
+    return escape(", ".join(_(label_of(question, questionnaire, code)) for code in codes))
+
+
+def question_view(
+    _: Translator,
+    question: Question,
+    questionnaire: Questionnaire,
+    answers: Answers,
+    position: Position,
+    order: Sequence[str] | None = None,
+    selected: Sequence[str] = (),
+    notice: str | None = None,
+) -> View:
+    """A question with its buttons; for multi questions the current selection is ticked."""
+    text = f"<b>{escape(_(question.text))}</b>"
+    if notice:
+        text = f"{escape(notice)}\n\n{text}"
+    tag, step = position.tag, position.step
+    buttons: list[InlineKeyboardButton] = []
+    skip_button = InlineKeyboardButton(
+        _(question.skip_label), callback_data=encode(Action.ANSWER, tag, step, SKIP)
+    )
+    if question.kind in (Kind.SINGLE, Kind.MULTI):
+        toggles = question.kind is Kind.MULTI
+        for code in available_options(question, questionnaire, answers, order):
+            if code == SKIP:
+                continue
+            label = _(label_of(question, questionnaire, code))
+            if toggles:
+                mark = CHECKED if code in selected else ""
+                buttons.append(
+                    InlineKeyboardButton(mark + label, callback_data=encode(Action.TOGGLE, tag, step, code))
+                )
+            else:
+                buttons.append(
+                    InlineKeyboardButton(label, callback_data=encode(Action.ANSWER, tag, step, code))
+                )
+    rows = _rows(buttons, question.columns)
+    if question.kind is Kind.MULTI:
+        rows.append([InlineKeyboardButton(_("Done"), callback_data=encode(Action.DONE, tag, step))])
+    rows.append([skip_button])
+    return View(text, InlineKeyboardMarkup(rows))
+
+
+def answered_view(
+    _: Translator, question: Question, questionnaire: Questionnaire, value: AnswerValue
+) -> View:
+    """The question message after it was answered: the answer shown, no buttons left."""
+    return View(f"{escape(_(question.text))}\n\n➡️ <b>{answer_text(_, question, questionnaire, value)}</b>")
+
+
+def summary_view(_: Translator, questionnaire: Questionnaire, answers: Answers, position: Position) -> View:
+    """Thanks, every answer given, and a button to change each of them."""
+    lines = [escape(_("Thank you for taking part! Your answers:")), ""]
+    buttons: list[InlineKeyboardButton] = []
+    for question in questionnaire:
+        value = answers.get(question.id)
+        if value is None:
+            continue
+        shown = answer_text(_, question, questionnaire, value, limit=SUMMARY_COMMENT_CHARS)
+        lines.append(f"• {escape(_(question.short))}: <b>{shown}</b>")
+        if question.options_from is None or len(available_options(question, questionnaire, answers)) > 2:
+            buttons.append(
+                InlineKeyboardButton(
+                    "✏️ " + _(question.short),
+                    callback_data=encode(Action.EDIT, position.tag, position.step, question.id),
+                )
+            )
+    lines += [
+        "",
+        escape(_("To change an answer, press its button below. To erase all your answers, send /delete.")),
+    ]
+    return View("\n".join(lines), InlineKeyboardMarkup(_rows(buttons, 2)))
+
+
+def erase_prompt(_: Translator) -> View:
+    """Are you sure you want to erase everything?"""
+    buttons = [
+        [InlineKeyboardButton(_("Yes, erase everything"), callback_data=encode(Action.ERASE, "yes"))],
+        [InlineKeyboardButton(_("No, keep my answers"), callback_data=encode(Action.ERASE, "no"))],
+    ]
+    return View(escape(_("Erase all your answers? This cannot be undone.")), InlineKeyboardMarkup(buttons))
+
+
+def plain(text: str) -> View:
+    """A translated sentence as a message without buttons."""
+    return View(escape(text))

@@ -1,0 +1,1 @@
+"""Storage for the survey bot: models, engine, migrations runner and repositories."""

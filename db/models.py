@@ -1,0 +1,182 @@
+"""Typed SQLAlchemy models. The schema changes only through migrations/."""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from datetime import datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    Enum,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    Uuid,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+CODE = String(32)
+"""Question and option codes of questionnaire.md are short ASCII identifiers."""
+
+
+class Base(DeclarativeBase):
+    """Declarative base with the project's naming convention."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map: ClassVar = {datetime: DateTime(timezone=True), dict[str, Any]: JSON}
+
+
+class ResponseStatus(enum.StrEnum):
+    """Where a response stands."""
+
+    IN_PROGRESS = "in_progress"
+    COMPLETE = "complete"
+    SCREENED_OUT = "screened_out"
+    CANCELLED = "cancelled"
+
+
+class DigestStatus(enum.StrEnum):
+    """Where a digest post stands."""
+
+    CLAIMED = "claimed"
+    SENT = "sent"
+    FAILED = "failed"
+
+
+class Respondent(Base):
+    """A person who consented, known only by a keyed pseudonym of their Telegram id."""
+
+    __tablename__ = "respondents"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    pseudonym: Mapped[str] = mapped_column(String(64), unique=True)
+    language: Mapped[str] = mapped_column(String(2))
+    consented_at: Mapped[datetime]
+    created_at: Mapped[datetime]
+
+    responses: Mapped[list[Response]] = relationship(
+        back_populates="respondent", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+
+class Response(Base):
+    """One pass through the questionnaire; the respondent's position lives here."""
+
+    __tablename__ = "responses"
+    __table_args__ = (Index("ix_responses_respondent_id_status", "respondent_id", "status"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    respondent_id: Mapped[int] = mapped_column(ForeignKey("respondents.id", ondelete="CASCADE"))
+    questionnaire_version: Mapped[int]
+    language: Mapped[str] = mapped_column(String(2))
+    status: Mapped[ResponseStatus] = mapped_column(
+        Enum(
+            ResponseStatus,
+            name="response_status",
+            native_enum=False,
+            length=16,
+            values_callable=lambda e: [m.value for m in e],
+        ),
+        index=True,
+    )
+    started_at: Mapped[datetime] = mapped_column(index=True)
+    completed_at: Mapped[datetime | None] = mapped_column(index=True)
+    option_order: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    current_question: Mapped[str | None] = mapped_column(CODE)
+    step: Mapped[int] = mapped_column(default=0)
+    pending: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    question_message_id: Mapped[int | None] = mapped_column(BigInteger)
+
+    respondent: Mapped[Respondent] = relationship(back_populates="responses")
+    answers: Mapped[list[Answer]] = relationship(
+        back_populates="response", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+
+class Answer(Base):
+    """The current answer of one response to one question (at most one)."""
+
+    __tablename__ = "answers"
+    __table_args__ = (Index("ix_answers_question_option", "question", "option"),)
+
+    response_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("responses.id", ondelete="CASCADE"), primary_key=True
+    )
+    question: Mapped[str] = mapped_column(CODE, primary_key=True)
+    option: Mapped[str | None] = mapped_column(CODE)
+    number: Mapped[int | None]
+    text: Mapped[str | None] = mapped_column(Text)
+    answered_at: Mapped[datetime]
+
+    response: Mapped[Response] = relationship(back_populates="answers")
+    choices: Mapped[list[AnswerChoice]] = relationship(
+        cascade="all, delete-orphan", passive_deletes=True, order_by="AnswerChoice.option"
+    )
+
+
+class AnswerChoice(Base):
+    """One chosen option of a multi-select answer: a row SQL can GROUP BY."""
+
+    __tablename__ = "answer_choices"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["response_id", "question"],
+            ["answers.response_id", "answers.question"],
+            ondelete="CASCADE",
+            name="fk_answer_choices_answers",
+        ),
+        Index("ix_answer_choices_question_option", "question", "option"),
+    )
+
+    response_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    question: Mapped[str] = mapped_column(CODE, primary_key=True)
+    option: Mapped[str] = mapped_column(CODE, primary_key=True)
+
+
+class ProcessedUpdate(Base):
+    """Telegram update ids already handled, so a redelivered update changes nothing."""
+
+    __tablename__ = "processed_updates"
+
+    update_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    processed_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class DigestPost(Base):
+    """A channel digest, claimed by its period key before it is sent."""
+
+    __tablename__ = "digest_posts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    period_key: Mapped[str] = mapped_column(String(64), unique=True)
+    status: Mapped[DigestStatus] = mapped_column(
+        Enum(
+            DigestStatus,
+            name="digest_status",
+            native_enum=False,
+            length=16,
+            values_callable=lambda e: [m.value for m in e],
+        )
+    )
+    claimed_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]
+    chat_id: Mapped[int] = mapped_column(BigInteger)
+    message_id: Mapped[int | None] = mapped_column(BigInteger)
+    attempts: Mapped[int] = mapped_column(default=0)
+    error: Mapped[str | None] = mapped_column(Text)

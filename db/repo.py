@@ -1,0 +1,117 @@
+"""Queries the conversation needs. Repositories never commit: the caller owns the transaction."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from datetime import datetime
+
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from db.models import Answer, AnswerChoice, ProcessedUpdate, Respondent, Response
+from survey.flow import AnswerValue
+
+
+async def claim_update(session: AsyncSession, update_id: int, now: datetime) -> bool:
+    """Record that an update is being handled; False when it was handled before."""
+    dialect = session.bind.dialect.name
+    builder = pg_insert if dialect == "postgresql" else sqlite_insert
+    statement = builder(ProcessedUpdate).values(update_id=update_id, processed_at=now)
+    result = await session.execute(statement.on_conflict_do_nothing(index_elements=["update_id"]))
+    return result.rowcount == 1
+
+
+async def forget_updates_before(session: AsyncSession, cutoff: datetime) -> int:
+    """Drop update ids older than `cutoff` (Telegram never redelivers those)."""
+    result = await session.execute(delete(ProcessedUpdate).where(ProcessedUpdate.processed_at < cutoff))
+    return result.rowcount
+
+
+async def lock_respondent(session: AsyncSession, pseudonym: str) -> Respondent | None:
+    """The respondent with this pseudonym, row-locked until the transaction ends."""
+    statement = select(Respondent).where(Respondent.pseudonym == pseudonym).with_for_update()
+    return (await session.execute(statement)).scalar_one_or_none()
+
+
+async def latest_response(session: AsyncSession, respondent_id: int) -> Response | None:
+    """The respondent's newest response (each respondent has one in this version)."""
+    statement = (
+        select(Response)
+        .where(Response.respondent_id == respondent_id)
+        .order_by(Response.started_at.desc())
+        .limit(1)
+        .with_for_update()
+    )
+    return (await session.execute(statement)).scalar_one_or_none()
+
+
+async def load_answers(session: AsyncSession, response_id: uuid.UUID) -> dict[str, AnswerValue]:
+    """Every current answer of a response, keyed by question code."""
+    statement = select(Answer).where(Answer.response_id == response_id).options(selectinload(Answer.choices))
+    return {
+        row.question: AnswerValue(
+            option=row.option, choices=tuple(c.option for c in row.choices), number=row.number, text=row.text
+        )
+        for row in (await session.execute(statement)).scalars()
+    }
+
+
+async def save_answer(
+    session: AsyncSession, response_id: uuid.UUID, question: str, value: AnswerValue, now: datetime
+) -> None:
+    """Replace the answer of `response_id` to `question` (one current answer per question)."""
+    await delete_answers(session, response_id, [question])
+    await session.execute(
+        insert(Answer).values(
+            response_id=response_id,
+            question=question,
+            option=value.option,
+            number=value.number,
+            text=value.text,
+            answered_at=now,
+        )
+    )
+    if value.choices:
+        await session.execute(
+            insert(AnswerChoice),
+            [{"response_id": response_id, "question": question, "option": c} for c in value.choices],
+        )
+
+
+async def delete_answers(session: AsyncSession, response_id: uuid.UUID, questions: Iterable[str]) -> None:
+    """Remove the answers of a response to `questions` (their choices go with them)."""
+    questions = list(questions)
+    if not questions:
+        return
+    await session.execute(
+        delete(AnswerChoice).where(
+            AnswerChoice.response_id == response_id, AnswerChoice.question.in_(questions)
+        )
+    )
+    await session.execute(
+        delete(Answer).where(Answer.response_id == response_id, Answer.question.in_(questions))
+    )
+
+
+async def remember_question_message(
+    session: AsyncSession, response_id: uuid.UUID, step: int, message_id: int
+) -> None:
+    """Note which message shows the current question, unless the response moved on meanwhile."""
+    await session.execute(
+        update(Response)
+        .where(Response.id == response_id, Response.step == step)
+        .values(question_message_id=message_id)
+    )
+
+
+async def erase_respondent(session: AsyncSession, respondent: Respondent) -> None:
+    """Delete a respondent and everything that belongs to them."""
+    response_ids = select(Response.id).where(Response.respondent_id == respondent.id)
+    await session.execute(delete(AnswerChoice).where(AnswerChoice.response_id.in_(response_ids)))
+    await session.execute(delete(Answer).where(Answer.response_id.in_(response_ids)))
+    await session.execute(delete(Response).where(Response.respondent_id == respondent.id))
+    await session.execute(delete(Respondent).where(Respondent.id == respondent.id))

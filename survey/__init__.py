@@ -1,0 +1,1 @@
+"""The questionnaire: its definition and the logic of the flow, independent of Telegram and storage."""

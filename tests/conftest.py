@@ -1,0 +1,154 @@
+"""Fixtures: real databases (SQLite and PostgreSQL) and the real Application on the emulator."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.app import build_application
+from bot.config import Settings
+from bot.emulator import BotApiEmulator
+from bot.emulator.request import EmulatorRequest
+from db.engine import create_engine
+from db.migrate import upgrade_to_head
+from db.models import Base
+from tests.harness import BotHarness, Clock
+
+PG_ADMIN_URL = os.environ.get("TEST_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
+TEST_TOKEN = "123456789:TEST-token"
+RESEARCHER_ID = 5_000_000_001
+
+
+async def _pg_admin(statement: str) -> None:
+    import asyncpg
+
+    url = PG_ADMIN_URL.replace("postgresql+asyncpg", "postgresql")
+    connection = await asyncpg.connect(url, timeout=5)
+    try:
+        await connection.execute(statement)
+    finally:
+        await connection.close()
+
+
+@pytest.fixture(scope="session")
+def postgresql_url() -> Iterator[str]:
+    """A throwaway PostgreSQL database for this run; unreachable means skip, or fail under CI."""
+    name = f"survey_test_{uuid.uuid4().hex[:12]}"
+    try:
+        asyncio.run(_pg_admin(f'CREATE DATABASE "{name}"'))
+    except (TimeoutError, OSError) as exc:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"PostgreSQL at {PG_ADMIN_URL} is unreachable under CI: {exc}")
+        pytest.skip(f"PostgreSQL unreachable: {exc}")
+    yield PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(scope="session")
+def sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    return f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('db') / 'survey.sqlite3'}"
+
+
+@pytest.fixture(scope="session")
+def _migrated() -> set[str]:
+    return set()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, _migrated: set[str]) -> str:
+    """Each test runs once on SQLite and once on PostgreSQL."""
+    url = request.getfixturevalue(f"{request.param}_url")
+    if url not in _migrated:
+        asyncio.run(_upgrade(url))
+        _migrated.add(url)
+    asyncio.run(_empty_tables(url))
+    return url
+
+
+async def _upgrade(url: str) -> None:
+    engine = create_engine(url)
+    try:
+        await upgrade_to_head(engine)
+    finally:
+        await engine.dispose()
+
+
+async def _empty_tables(url: str) -> None:
+    engine = create_engine(url)
+    try:
+        async with engine.begin() as connection:
+            for table in reversed(Base.metadata.sorted_tables):
+                await connection.execute(table.delete())
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    """An engine on the test database, for checking what was stored."""
+    engine = create_engine(database_url)
+    yield engine
+    await engine.dispose()
+
+
+def make_settings(database_url: str, **overrides: object) -> Settings:
+    """Settings for tests: no .env file, a known key, one researcher."""
+    values: dict[str, object] = {
+        "bot_token": TEST_TOKEN,
+        "database_url": database_url,
+        "pseudonym_key": "test-pseudonym-key",
+        "researcher_ids": str(RESEARCHER_ID),
+        "default_language": "ru",
+        "bot_api_url": "http://127.0.0.1:1",
+    }
+    values.update(overrides)
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def emulator() -> BotApiEmulator:
+    return BotApiEmulator(TEST_TOKEN)
+
+
+@pytest.fixture
+async def harness(database_url: str, emulator: BotApiEmulator, clock: Clock) -> AsyncIterator[BotHarness]:
+    """The production Application, built by build_application(), talking to the emulator."""
+    import random
+
+    application = build_application(
+        make_settings(database_url), request=EmulatorRequest(emulator), clock=clock, rng=random.Random(7)
+    )
+    await application.initialize()
+    await application.start()
+    yield BotHarness(application, emulator, clock)
+    await application.stop()
+    await application.shutdown()
+
+
+async def table_rows(engine: AsyncEngine) -> dict[str, list[tuple[object, ...]]]:
+    """Every row of every table, for checking what the database holds."""
+    rows: dict[str, list[tuple[object, ...]]] = {}
+    async with engine.connect() as connection:
+        for table in Base.metadata.sorted_tables:
+            rows[table.name] = [tuple(r) for r in (await connection.execute(table.select())).all()]
+    return rows
+
+
+async def scalar(engine: AsyncEngine, sql: str, **params: object) -> object:
+    async with engine.connect() as connection:
+        return (await connection.execute(text(sql), params)).scalar()
+
+
+ROOT = Path(__file__).resolve().parent.parent
