@@ -20,7 +20,10 @@ async def prepare_database(settings: Settings) -> None:
     from db.engine import create_engine
     from db.migrate import UnknownRevisionError, upgrade_to_head
 
-    engine = create_engine(settings.database_url)
+    try:
+        engine = create_engine(settings.database_url)
+    except (OSError, ValueError) as exc:
+        raise ConfigError("DATABASE_URL", f"cannot use the database: {exc}") from None
     try:
         await upgrade_to_head(engine)
     except (OSError, OperationalError, DBAPIError, UnknownRevisionError) as exc:
