@@ -8,7 +8,9 @@ import logging
 import sys
 
 from bot.config import ConfigError, Settings, load_settings
+from bot.i18n import MissingCatalogError, MissingTranslationError
 from bot.logs import configure_logging
+from survey.model import QuestionnaireError
 
 log = logging.getLogger("bot")
 
@@ -55,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
         settings = load_settings()
         if args.command in (None, "run"):
             run(settings)
-    except ConfigError as error:
+    except (ConfigError, QuestionnaireError, MissingCatalogError, MissingTranslationError) as error:
         print(error, file=sys.stderr)
         return 2
     return 0

@@ -72,13 +72,15 @@ def build_application(
     """The bot, wired: production and tests both use this; tests pass a local `request`."""
     settings.require("bot_token", "pseudonym_key")
     assert settings.bot_token is not None
+    i18n, questionnaire = I18n.load(), load_questionnaire()
+    i18n.require(questionnaire.msgids())
     engine = create_engine(settings.database_url)
     services = Services(
         settings=settings,
         engine=engine,
         sessions=session_factory(engine),
-        i18n=I18n.load(),
-        questionnaire=load_questionnaire(),
+        i18n=i18n,
+        questionnaire=questionnaire,
         clock=clock,
         rng=rng or random.SystemRandom(),
     )

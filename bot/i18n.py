@@ -23,6 +23,13 @@ def N_(message: str) -> str:
 LANGUAGE_NAMES = {"kk": N_("Kazakh"), "ru": N_("Russian")}
 
 
+class MissingTranslationError(Exception):
+    """A catalog lacks a translation the bot needs."""
+
+    def __init__(self, language: str, message: str) -> None:
+        super().__init__(f"locales/{language}: no translation for {message!r}")
+
+
 class MissingCatalogError(Exception):
     """A language has no catalog in locales/."""
 
@@ -66,6 +73,14 @@ class I18n:
     def ngettext(self, language: str, singular: str, plural: str, n: int, **values: object) -> str:
         """The plural form for `n` in `language`, with {placeholders} (and {n}) filled."""
         return self.translations[language].ngettext(singular, plural, n).format(n=n, **values)
+
+    def require(self, messages: list[str]) -> None:
+        """Raise MissingTranslationError unless every catalog translates every message."""
+        for language, translations in self.translations.items():
+            catalog: dict[object, str] = translations._catalog  # type: ignore[attr-defined]
+            for message in messages:
+                if not catalog.get(message):
+                    raise MissingTranslationError(language, message)
 
     def translator(self, language: str) -> Translator:
         """A `_` bound to one language, for code that renders many strings."""

@@ -132,9 +132,10 @@ async def harness(database_url: str, emulator: BotApiEmulator, clock: Clock) -> 
     )
     await application.initialize()
     await application.start()
-    yield BotHarness(application, emulator, clock)
-    await application.stop()
-    await application.shutdown()
+    bot = BotHarness(application, emulator, clock)
+    yield bot
+    await bot.application.stop()  # the test may have replaced it (restart tests)
+    await bot.application.shutdown()
 
 
 async def table_rows(engine: AsyncEngine) -> dict[str, list[tuple[object, ...]]]:
