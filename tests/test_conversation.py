@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import random
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.app import build_application
-from bot.emulator.request import EmulatorRequest
 from bot.i18n import Translator
 from db.models import Answer, AnswerChoice, Respondent, Response, ResponseStatus
-from tests.conftest import make_settings, table_rows
+from tests.conftest import make_settings, start_application, stop_application, table_rows
 from tests.harness import BotHarness, User
 
 
@@ -355,16 +352,10 @@ async def test_a_restarted_bot_continues_at_the_same_question(
     await user.send("45")
     await user.press(_("Female"))
     question = user.last
-    await harness.application.stop()
-    await harness.application.shutdown()
-
-    second = build_application(
-        make_settings(database_url), request=EmulatorRequest(harness.emulator), clock=harness.clock,
-        rng=random.Random(1),
-    )  # fmt: skip
-    await second.initialize()
-    await second.start()
-    harness.application = second
+    await stop_application(harness.application)
+    harness.application = await start_application(
+        make_settings(database_url), harness.emulator, harness.clock, seed=1
+    )
     await user.press(_("Shymkent"), message=question)
     assert user.last.plain_text == _(
         "Where do you get news about the war? Choose all that apply, then press Done."
