@@ -62,9 +62,15 @@ def _line_is_safe(
 
 
 def protect(
-    table: Mapping[Hashable, Mapping[Hashable, int]], columns: Sequence[Hashable], k: int
+    table: Mapping[Hashable, Mapping[Hashable, int]],
+    columns: Sequence[Hashable],
+    k: int,
+    also_hide: frozenset[tuple[Hashable, Hashable]] = frozenset(),
 ) -> SafeTable:
-    """Primary and complementary suppression of a table of counts (rows → columns → count)."""
+    """Primary and complementary suppression of a table of counts (rows → columns → count).
+
+    `also_hide` forces entries hidden (margins another published table had to hide).
+    """
     rows = tuple(table)
     counts: dict[tuple[Hashable, Hashable], int] = {}
     for row in rows:
@@ -75,7 +81,7 @@ def protect(
         counts[(TOTAL, column)] = sum(counts[(r, column)] for r in rows)
     counts[(TOTAL, TOTAL)] = sum(counts[(r, TOTAL)] for r in rows)
 
-    hidden = {key for key, value in counts.items() if 0 < value < k}
+    hidden = {key for key, value in counts.items() if 0 < value < k} | (also_hide & counts.keys())
     lines = _lines(rows, columns)
     changed = True
     while changed:
@@ -107,3 +113,19 @@ def round_shares(shares: Mapping[Hashable, float | None]) -> dict[Hashable, int 
         floors[key] += 1
     result.update(floors)
     return result
+
+
+def protect_together(
+    tables: Mapping[str, Mapping[Hashable, Mapping[Hashable, int]]], columns: Sequence[Hashable], k: int
+) -> dict[str, SafeTable]:
+    """Protect tables that share their column margins (the same people split by different rows).
+
+    A margin one table hides is hidden in all, so that no table publishes what another protects.
+    """
+    forced: frozenset[tuple[Hashable, Hashable]] = frozenset()
+    while True:
+        result = {name: protect(table, columns, k, forced) for name, table in tables.items()}
+        margins = frozenset(key for safe in result.values() for key in safe.hidden if key[0] == TOTAL)
+        if margins <= forced:
+            return result
+        forced = forced | margins

@@ -8,7 +8,7 @@ from collections.abc import Hashable
 
 import pytest
 
-from survey.disclosure import TOTAL, SafeTable, _lines, protect, round_shares
+from survey.disclosure import TOTAL, SafeTable, _lines, protect, protect_together, round_shares
 
 K = 10
 
@@ -110,3 +110,25 @@ def test_shares_round_to_100() -> None:
     assert round_shares({"a": 1 / 3, "b": 1 / 3, "c": 1 / 3}) == {"a": 34, "b": 33, "c": 33}
     assert sum(v for v in round_shares({"a": 0.125, "b": 0.375, "c": 0.5}).values() if v) == 100
     assert round_shares({"a": None, "b": 0.6}) == {"a": None, "b": 60}
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_tables_sharing_margins_hide_the_same_margins(seed: int) -> None:
+    """Stance by age and stance by news source show the same stance totals: both hide the same ones."""
+    rng = random.Random(seed)
+    people = [
+        (rng.choice("abcd"), rng.choice("uvwxyz"), rng.choice(["x", "y", "z"]))
+        for _ in range(rng.randint(5, 80))
+    ]
+    by_first: dict[str, dict[str, int]] = {}
+    by_second: dict[str, dict[str, int]] = {}
+    for first, second, column in people:
+        by_first.setdefault(first, {}).setdefault(column, 0)
+        by_first[first][column] += 1
+        by_second.setdefault(second, {}).setdefault(column, 0)
+        by_second[second][column] += 1
+    tables = protect_together({"first": by_first, "second": by_second}, ["x", "y", "z"], K)
+    margins = [{key for key in t.hidden if key[0] == TOTAL} for t in tables.values()]
+    assert margins[0] == margins[1]
+    for table in tables.values():
+        assert_safe(table)
