@@ -19,7 +19,7 @@ from telegram.ext import (
 )
 from telegram.request import BaseRequest
 
-from bot import handlers
+from bot import digest, handlers
 from bot.config import Settings
 from bot.i18n import LANGUAGES, N_, I18n
 from bot.services import Services, utc_now
@@ -38,6 +38,7 @@ COMMAND_DESCRIPTIONS = {
     "delete": N_("Erase my answers"),
 }
 UPDATE_ID_RETENTION = timedelta(days=2)
+DIGEST_JOB = "digest"
 
 
 async def _post_init(application: Application) -> None:
@@ -53,6 +54,11 @@ async def _post_shutdown(application: Application) -> None:
     """Close the database pool."""
     services: Services = application.bot_data[handlers.SERVICES]
     await services.engine.dispose()
+
+
+async def _post_due_digest(context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Job: post the digest of the period that came due (at its time, and at start for a missed one)."""
+    await digest.publish_due(handlers.services_of(context), context.bot)
 
 
 async def _forget_old_updates(context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -116,8 +122,14 @@ def build_application(
         )
     )
     application.add_error_handler(handlers.on_error)
-    if application.job_queue is not None:
-        application.job_queue.run_repeating(_forget_old_updates, interval=timedelta(hours=6), first=60)
+    jobs = application.job_queue
+    assert jobs is not None, "python-telegram-bot[job-queue] is a dependency"
+    jobs.run_repeating(_forget_old_updates, interval=timedelta(hours=6), first=60)
+    if settings.digest_chat_id is not None:
+        jobs.run_custom(_post_due_digest, job_kwargs={"trigger": digest.trigger(services)}, name=DIGEST_JOB)
+        # At start: a digest missed while the bot was down, then one whose claim a crash left behind.
+        jobs.run_once(_post_due_digest, when=0)
+        jobs.run_once(_post_due_digest, when=digest.CLAIM_LEASE + timedelta(seconds=5))
     return application
 
 

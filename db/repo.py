@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -16,11 +17,14 @@ from db.models import Answer, AnswerChoice, ProcessedUpdate, Respondent, Respons
 from survey.flow import AnswerValue
 
 
+def upsert(session: AsyncSession, table: Any) -> Any:
+    """The dialect's INSERT for `table`, which knows ON CONFLICT DO NOTHING / DO UPDATE."""
+    return (pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert)(table)
+
+
 async def claim_update(session: AsyncSession, update_id: int, now: datetime) -> bool:
     """Record that an update is being handled; False when it was handled before."""
-    dialect = session.bind.dialect.name
-    builder = pg_insert if dialect == "postgresql" else sqlite_insert
-    statement = builder(ProcessedUpdate).values(update_id=update_id, processed_at=now)
+    statement = upsert(session, ProcessedUpdate).values(update_id=update_id, processed_at=now)
     result = await session.execute(statement.on_conflict_do_nothing(index_elements=["update_id"]))
     return result.rowcount == 1
 
