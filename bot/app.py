@@ -19,7 +19,12 @@ from telegram.ext import (
 )
 from telegram.request import BaseRequest
 
+<<<<<<< HEAD
 from bot import digest, handlers
+=======
+from bot import handlers, research
+from bot.callbacks import Action
+>>>>>>> research
 from bot.config import Settings
 from bot.i18n import LANGUAGES, N_, I18n
 from bot.services import Services, utc_now
@@ -38,7 +43,11 @@ COMMAND_DESCRIPTIONS = {
     "delete": N_("Erase my answers"),
 }
 UPDATE_ID_RETENTION = timedelta(days=2)
+<<<<<<< HEAD
 DIGEST_JOB = "digest"
+=======
+LANGUAGE_BUTTON = rf"^{Action.LANGUAGE.value}:"
+>>>>>>> research
 
 
 async def _post_init(application: Application) -> None:
@@ -112,9 +121,15 @@ def build_application(
     application.add_handler(CommandHandler("help", handlers.help_command, filters=private))
     application.add_handler(CommandHandler("cancel", handlers.cancel, filters=private))
     application.add_handler(CommandHandler("delete", handlers.delete, filters=private))
+    researcher = private & filters.User(user_id=settings.researcher_ids)
+    application.add_handler(CommandHandler("stats", research.stats, filters=researcher))
+    application.add_handler(CommandHandler("crosstab", research.crosstab, filters=researcher))
+    application.add_handler(CommandHandler("chart", research.chart, filters=researcher))
+    application.add_handler(CommandHandler("export", research.export_files, filters=researcher))
     application.add_handler(MessageHandler(private & filters.COMMAND, handlers.unknown_command))
     application.add_handler(MessageHandler(private & filters.TEXT, handlers.text))
     application.add_handler(MessageHandler(private, handlers.non_text))
+    application.add_handler(CallbackQueryHandler(research.language_button, pattern=LANGUAGE_BUTTON))
     application.add_handler(CallbackQueryHandler(handlers.button))
     application.add_handler(
         CommandHandler(

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import enum
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
+from itertools import combinations
 from typing import Any, ClassVar
 
 from sqlalchemy import (
@@ -20,8 +21,11 @@ from sqlalchemy import (
     String,
     Text,
     Uuid,
+    event,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import DeclarativeBase, Mapped, Mapper, mapped_column, relationship
+
+from survey.analysis import STATS_CUBE, VARIABLES
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -75,11 +79,31 @@ class Respondent(Base):
     )
 
 
+def _analysis_indexes() -> list[Index]:
+    """Covering indexes that let GROUP BY stream instead of sorting a million rows.
+
+    Every pair of analysis variables follows `status`, so any two-way table of one status is
+    read from one index in group order; the /stats cube (STATS_CUBE) has an index of its own.
+    """
+    cube = ("status", *STATS_CUBE)
+    column_sets = [cube, ("status", "duration_seconds"), ("status", "completed_at")]
+    column_sets += [("status", a, b) for a, b in combinations(VARIABLES, 2) if ("status", a, b) != cube[:3]]
+    return [Index(f"ix_responses_{'_'.join(columns)}", *columns) for columns in column_sets]
+
+
 class Response(Base):
-    """One pass through the questionnaire; the respondent's position lives here."""
+    """One pass through the questionnaire; the respondent's position lives here.
+
+    The analysis columns (age_band ... neutrality) repeat the current answers in one row so that
+    statistics are GROUP BY queries on one table; db.repo keeps them equal to the answers in the
+    same transaction, and duration_seconds follows completed_at (see _set_duration below).
+    """
 
     __tablename__ = "responses"
-    __table_args__ = (Index("ix_responses_respondent_id_status", "respondent_id", "status"),)
+    __table_args__ = (
+        Index("ix_responses_respondent_id_status", "respondent_id", "status"),
+        *_analysis_indexes(),
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
     respondent_id: Mapped[int] = mapped_column(ForeignKey("respondents.id", ondelete="CASCADE"))
@@ -102,11 +126,34 @@ class Response(Base):
     step: Mapped[int] = mapped_column(default=0)
     pending: Mapped[dict[str, Any]] = mapped_column(default=dict)
     question_message_id: Mapped[int | None] = mapped_column(BigInteger)
+    duration_seconds: Mapped[int | None]
+    age_band: Mapped[str | None] = mapped_column(CODE)
+    gender: Mapped[str | None] = mapped_column(CODE)
+    city: Mapped[str | None] = mapped_column(CODE)
+    main_source: Mapped[str | None] = mapped_column(CODE)
+    stance: Mapped[str | None] = mapped_column(CODE)
+    neutrality: Mapped[str | None] = mapped_column(CODE)
 
     respondent: Mapped[Respondent] = relationship(back_populates="responses")
     answers: Mapped[list[Answer]] = relationship(
         back_populates="response", cascade="all, delete-orphan", passive_deletes=True
     )
+
+
+def _as_utc(moment: datetime) -> datetime:
+    """SQLite hands back naive datetimes; the bot stores UTC, so naive means UTC."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+@event.listens_for(Response, "before_insert")
+@event.listens_for(Response, "before_update")
+def _set_duration(_mapper: Mapper[Response], _connection: object, response: Response) -> None:
+    """Keep duration_seconds equal to completed_at - started_at, whoever sets them."""
+    if response.completed_at is None or response.started_at is None:
+        response.duration_seconds = None
+    else:
+        elapsed = _as_utc(response.completed_at) - _as_utc(response.started_at)
+        response.duration_seconds = round(elapsed.total_seconds())
 
 
 class Answer(Base):
@@ -147,6 +194,15 @@ class AnswerChoice(Base):
     response_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
     question: Mapped[str] = mapped_column(CODE, primary_key=True)
     option: Mapped[str] = mapped_column(CODE, primary_key=True)
+
+
+class ResearcherSetting(Base):
+    """A researcher's own choices (the language of statistics and exports), by pseudonym."""
+
+    __tablename__ = "researcher_settings"
+
+    pseudonym: Mapped[str] = mapped_column(String(64), primary_key=True)
+    language: Mapped[str] = mapped_column(String(2))
 
 
 class ProcessedUpdate(Base):
