@@ -9,11 +9,7 @@ import sys
 from pathlib import Path
 
 from bot.config import ConfigError, Settings, load_settings
-<<<<<<< HEAD
-from bot.i18n import MissingCatalogError, MissingTranslationError
-=======
-from bot.i18n import LANGUAGES
->>>>>>> research
+from bot.i18n import LANGUAGES, MissingCatalogError, MissingTranslationError
 from bot.logs import configure_logging
 from survey.model import QuestionnaireError
 
@@ -90,15 +86,11 @@ def main(argv: list[str] | None = None) -> int:
         settings = load_settings()
         if args.command in (None, "run"):
             run(settings)
-<<<<<<< HEAD
-    except (ConfigError, QuestionnaireError, MissingCatalogError, MissingTranslationError) as error:
-=======
         elif args.command == "export":
             language = args.language or settings.default_language
             for path in asyncio.run(export_dataset(settings, args.file_format, args.out, language)):
                 print(path)
-    except ConfigError as error:
->>>>>>> research
+    except (ConfigError, QuestionnaireError, MissingCatalogError, MissingTranslationError) as error:
         print(error, file=sys.stderr)
         return 2
     return 0

@@ -19,12 +19,8 @@ from telegram.ext import (
 )
 from telegram.request import BaseRequest
 
-<<<<<<< HEAD
-from bot import digest, handlers
-=======
-from bot import handlers, research
+from bot import digest, handlers, research
 from bot.callbacks import Action
->>>>>>> research
 from bot.config import Settings
 from bot.i18n import LANGUAGES, N_, I18n
 from bot.services import Services, utc_now
@@ -43,11 +39,8 @@ COMMAND_DESCRIPTIONS = {
     "delete": N_("Erase my answers"),
 }
 UPDATE_ID_RETENTION = timedelta(days=2)
-<<<<<<< HEAD
 DIGEST_JOB = "digest"
-=======
 LANGUAGE_BUTTON = rf"^{Action.LANGUAGE.value}:"
->>>>>>> research
 
 
 async def _post_init(application: Application) -> None:

@@ -96,4 +96,3 @@ def wilson_interval(count: int, total: int, z: float = WILSON_Z) -> tuple[float,
     centre = (p + z * z / (2 * total)) / denominator
     half = z * math.sqrt(p * (1 - p) / total + z * z / (4 * total * total)) / denominator
     return (max(0.0, centre - half), min(1.0, centre + half))
-

@@ -61,11 +61,15 @@ MIXED = (
 )
 
 
-async def test_the_digest_fires_at_the_scheduled_local_time(channel_bot: BotHarness, engine: AsyncEngine) -> None:
+async def test_the_digest_fires_at_the_scheduled_local_time(
+    channel_bot: BotHarness, engine: AsyncEngine
+) -> None:
     await seed(engine, MIXED, local(2026, 3, 20, 10, 0))
     [job] = channel_bot.application.job_queue.get_jobs_by_name("digest")
     assert job.next_t is not None and job.next_t.astimezone(ALMATY).time() == time(20, 0)
-    assert digest.trigger(channel_bot.services).get_next_fire_time(None, local(2026, 3, 20, 12, 0)) == local(2026, 3, 20, 20, 0)
+    assert digest.trigger(channel_bot.services).get_next_fire_time(None, local(2026, 3, 20, 12, 0)) == local(
+        2026, 3, 20, 20, 0
+    )
     channel_bot.clock.now = local(2026, 3, 20, 19, 59).astimezone(UTC)
     assert await run_due(channel_bot) is None
     assert posts(channel_bot.emulator) == []
@@ -85,7 +89,9 @@ async def test_a_missed_digest_is_posted_once_within_the_grace_window(
     channel_bot: BotHarness, engine: AsyncEngine
 ) -> None:
     await seed(engine, MIXED, local(2026, 3, 19, 10, 0))
-    channel_bot.clock.now = local(2026, 3, 21, 1, 30).astimezone(UTC)  # down at 20:00 yesterday, back 5.5 h later
+    channel_bot.clock.now = local(2026, 3, 21, 1, 30).astimezone(
+        UTC
+    )  # down at 20:00 yesterday, back 5.5 h later
     assert await run_due(channel_bot) is DigestStatus.SENT
     assert [r.period_key for r in await digest_rows(engine)] == ["2026-03-20T20:00"]
     channel_bot.clock.now = local(2026, 3, 21, 2, 30).astimezone(UTC)  # 6.5 h: too late, and no backlog
@@ -102,7 +108,9 @@ async def test_the_start_of_the_application_posts_a_missed_digest(
     emulator.open_chat(CHANNEL, "channel", "Survey results")
     await seed(engine, MIXED, local(2026, 3, 20, 10, 0))
     clock.now = local(2026, 3, 20, 21, 0).astimezone(UTC)
-    application = await start_application(make_settings(database_url, digest_chat_id=CHANNEL), emulator, clock)
+    application = await start_application(
+        make_settings(database_url, digest_chat_id=CHANNEL), emulator, clock
+    )
     for _ in range(100):
         if posts(emulator):
             break
@@ -121,7 +129,10 @@ async def test_two_applications_never_post_the_same_period_twice(
     try:
         channel_bot.clock.now = local(2026, 3, 20, 20, 0, 5).astimezone(UTC)
         results = await asyncio.gather(
-            *(digest.publish_due(app.bot_data["services"], app.bot) for app in [channel_bot.application, second] * 3)
+            *(
+                digest.publish_due(app.bot_data["services"], app.bot)
+                for app in [channel_bot.application, second] * 3
+            )
         )
     finally:
         await stop_application(second)
@@ -129,13 +140,17 @@ async def test_two_applications_never_post_the_same_period_twice(
     assert len(posts(channel_bot.emulator)) == 1
 
 
-async def test_a_crash_between_claim_and_send_is_retried_once(channel_bot: BotHarness, engine: AsyncEngine) -> None:
+async def test_a_crash_between_claim_and_send_is_retried_once(
+    channel_bot: BotHarness, engine: AsyncEngine
+) -> None:
     from db import digests
 
     await seed(engine, MIXED, local(2026, 3, 20, 10, 0))
     channel_bot.clock.now = local(2026, 3, 20, 20, 0, 5).astimezone(UTC)
     async with channel_bot.services.sessions.begin() as session:  # the process dies right after this
-        assert await digests.claim(session, "2026-03-20T20:00", CHANNEL, channel_bot.clock.now, digest.CLAIM_LEASE)
+        assert await digests.claim(
+            session, "2026-03-20T20:00", CHANNEL, channel_bot.clock.now, digest.CLAIM_LEASE
+        )
     assert await run_due(channel_bot) is None, "a fresh claim may be another instance at work"
     channel_bot.clock.advance(minutes=3)
     assert await run_due(channel_bot) is DigestStatus.SENT
@@ -146,17 +161,23 @@ async def test_a_crash_between_claim_and_send_is_retried_once(channel_bot: BotHa
     assert row.attempts == 2 and row.status == DigestStatus.SENT
 
 
-async def test_flood_control_is_waited_out_for_exactly_one_post(channel_bot: BotHarness, engine: AsyncEngine) -> None:
+async def test_flood_control_is_waited_out_for_exactly_one_post(
+    channel_bot: BotHarness, engine: AsyncEngine
+) -> None:
     await seed(engine, MIXED, local(2026, 3, 20, 10, 0))
     channel_bot.emulator.flood_after = 0
     channel_bot.emulator.flood_retry_after = 1
     channel_bot.clock.now = local(2026, 3, 20, 20, 0, 5).astimezone(UTC)
     assert await run_due(channel_bot) is DigestStatus.SENT
     assert len(posts(channel_bot.emulator)) == 1
-    assert [c.method for c in channel_bot.emulator.calls if c.params.get("chat_id") == CHANNEL].count("sendMessage") == 2
+    assert [c.method for c in channel_bot.emulator.calls if c.params.get("chat_id") == CHANNEL].count(
+        "sendMessage"
+    ) == 2
 
 
-async def test_a_channel_the_bot_cannot_post_to_is_reported_once(channel_bot: BotHarness, engine: AsyncEngine) -> None:
+async def test_a_channel_the_bot_cannot_post_to_is_reported_once(
+    channel_bot: BotHarness, engine: AsyncEngine
+) -> None:
     channel_bot.emulator.chats[CHANNEL].bot_can_post = False
     await seed(engine, MIXED, local(2026, 3, 20, 10, 0))
     for day in (20, 21):
@@ -167,7 +188,9 @@ async def test_a_channel_the_bot_cannot_post_to_is_reported_once(channel_bot: Bo
     assert [r.status for r in await digest_rows(engine)] == [DigestStatus.FAILED, DigestStatus.FAILED]
 
 
-async def test_nothing_under_the_minimum_cell_size_is_published(channel_bot: BotHarness, engine: AsyncEngine) -> None:
+async def test_nothing_under_the_minimum_cell_size_is_published(
+    channel_bot: BotHarness, engine: AsyncEngine
+) -> None:
     """Small groups and groups recoverable by subtraction are hidden; so are the ones that would give them away."""
     people = (
         [Person(age=22, stance="ukraine", main_source="telegram")] * 40
@@ -194,7 +217,9 @@ async def test_nothing_under_the_minimum_cell_size_is_published(channel_bot: Bot
     assert ru("Ukraine is the victim") in young and ru("Russia is right") not in young
     not_stated = next(line for line in russian.splitlines() if line.startswith("• " + ru("not stated")))
     assert not_stated.endswith(ru("too few answers to show"))
-    assert "89" in text and not re.search(r"\b[1-9]\b(?!%)", russian.replace("18–29", "").replace("30–39", ""))
+    assert "89" in text and not re.search(
+        r"\b[1-9]\b(?!%)", russian.replace("18–29", "").replace("30–39", "")
+    )
 
 
 async def test_new_since_last_digest_appears_only_from_the_minimum_cell_size(
@@ -215,7 +240,9 @@ async def test_new_since_last_digest_appears_only_from_the_minimum_cell_size(
     assert "99" in third and "12" in third, "12 new since the last digest that moved the figures"
 
 
-async def test_digest_fits_telegram_and_is_in_both_languages(channel_bot: BotHarness, engine: AsyncEngine) -> None:
+async def test_digest_fits_telegram_and_is_in_both_languages(
+    channel_bot: BotHarness, engine: AsyncEngine
+) -> None:
     await seed(engine, MIXED, local(2026, 3, 20, 10, 0))
     figures = await digest.gather(channel_bot.services, local(2026, 3, 20, 20, 0).astimezone(UTC))
     messages = digest.compose(channel_bot.services, figures, "https://t.me/survey_test_bot")
