@@ -9,8 +9,9 @@ import sys
 from pathlib import Path
 
 from bot.config import ConfigError, Settings, load_settings
-from bot.i18n import LANGUAGES
+from bot.i18n import LANGUAGES, MissingCatalogError, MissingTranslationError
 from bot.logs import configure_logging
+from survey.model import QuestionnaireError
 
 log = logging.getLogger("bot")
 EXPORT_FORMATS = ("csv", "xlsx", "sav")
@@ -89,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
             language = args.language or settings.default_language
             for path in asyncio.run(export_dataset(settings, args.file_format, args.out, language)):
                 print(path)
-    except ConfigError as error:
+    except (ConfigError, QuestionnaireError, MissingCatalogError, MissingTranslationError) as error:
         print(error, file=sys.stderr)
         return 2
     return 0

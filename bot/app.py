@@ -19,7 +19,7 @@ from telegram.ext import (
 )
 from telegram.request import BaseRequest
 
-from bot import handlers, research
+from bot import digest, handlers, research
 from bot.callbacks import Action
 from bot.config import Settings
 from bot.i18n import LANGUAGES, N_, I18n
@@ -39,6 +39,7 @@ COMMAND_DESCRIPTIONS = {
     "delete": N_("Erase my answers"),
 }
 UPDATE_ID_RETENTION = timedelta(days=2)
+DIGEST_JOB = "digest"
 LANGUAGE_BUTTON = rf"^{Action.LANGUAGE.value}:"
 
 
@@ -55,6 +56,11 @@ async def _post_shutdown(application: Application) -> None:
     """Close the database pool."""
     services: Services = application.bot_data[handlers.SERVICES]
     await services.engine.dispose()
+
+
+async def _post_due_digest(context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Job: post the digest of the period that came due (at its time, and at start for a missed one)."""
+    await digest.publish_due(handlers.services_of(context), context.bot)
 
 
 async def _forget_old_updates(context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -74,13 +80,15 @@ def build_application(
     """The bot, wired: production and tests both use this; tests pass a local `request`."""
     settings.require("bot_token", "pseudonym_key")
     assert settings.bot_token is not None
+    i18n, questionnaire = I18n.load(), load_questionnaire()
+    i18n.require(questionnaire.msgids())
     engine = create_engine(settings.database_url)
     services = Services(
         settings=settings,
         engine=engine,
         sessions=session_factory(engine),
-        i18n=I18n.load(),
-        questionnaire=load_questionnaire(),
+        i18n=i18n,
+        questionnaire=questionnaire,
         clock=clock,
         rng=rng or random.SystemRandom(),
     )
@@ -122,8 +130,14 @@ def build_application(
         )
     )
     application.add_error_handler(handlers.on_error)
-    if application.job_queue is not None:
-        application.job_queue.run_repeating(_forget_old_updates, interval=timedelta(hours=6), first=60)
+    jobs = application.job_queue
+    assert jobs is not None, "python-telegram-bot[job-queue] is a dependency"
+    jobs.run_repeating(_forget_old_updates, interval=timedelta(hours=6), first=60)
+    if settings.digest_chat_id is not None:
+        jobs.run_custom(_post_due_digest, job_kwargs={"trigger": digest.trigger(services)}, name=DIGEST_JOB)
+        # At start: a digest missed while the bot was down, then one whose claim a crash left behind.
+        jobs.run_once(_post_due_digest, when=0)
+        jobs.run_once(_post_due_digest, when=digest.CLAIM_LEASE + timedelta(seconds=5))
     return application
 
 

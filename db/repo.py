@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -18,14 +18,14 @@ from survey.analysis import ANSWER_COLUMNS, analysis_value
 from survey.flow import AnswerValue
 
 
-def _upsert_builder(session: AsyncSession) -> Callable[..., Any]:
-    """The dialect's INSERT that knows ON CONFLICT."""
-    return pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
+def upsert(session: AsyncSession, table: Any) -> Any:
+    """The dialect's INSERT for `table`, which knows ON CONFLICT DO NOTHING / DO UPDATE."""
+    return (pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert)(table)
 
 
 async def claim_update(session: AsyncSession, update_id: int, now: datetime) -> bool:
     """Record that an update is being handled; False when it was handled before."""
-    statement = _upsert_builder(session)(ProcessedUpdate).values(update_id=update_id, processed_at=now)
+    statement = upsert(session, ProcessedUpdate).values(update_id=update_id, processed_at=now)
     result = await session.execute(statement.on_conflict_do_nothing(index_elements=["update_id"]))
     return result.rowcount == 1
 
@@ -143,7 +143,7 @@ async def researcher_language(session: AsyncSession, pseudonym: str) -> str | No
 
 async def set_researcher_language(session: AsyncSession, pseudonym: str, language: str) -> None:
     """Remember a researcher's language (insert or replace)."""
-    statement = _upsert_builder(session)(ResearcherSetting).values(pseudonym=pseudonym, language=language)
+    statement = upsert(session, ResearcherSetting).values(pseudonym=pseudonym, language=language)
     await session.execute(
         statement.on_conflict_do_update(index_elements=["pseudonym"], set_={"language": language})
     )
