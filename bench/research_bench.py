@@ -14,6 +14,7 @@ import asyncio
 import json
 import random
 import sqlite3
+import sys
 import tempfile
 import time
 import uuid
@@ -213,18 +214,22 @@ async def measure(engine: AsyncEngine, repeat: int, formats: list[str], folder: 
             cells = await stats.counts(session, ["stance", "age_band"])
         charts.render_png(charts.chart_spec(labels, "stance", "age_band", cells, MIN_CELL))
 
-    figures = {
-        "/stats": await timed(stats_command, repeat),
-        "/crosstab stance age": await timed(crosstab_command, repeat),
-        "/chart stance age": await timed(chart_command, repeat),
-    }
+    figures: dict[str, float] = {}
+
+    def note(step: str, seconds: float) -> None:
+        figures[step] = seconds
+        print(f"  {step}: {seconds:.3f} s", file=sys.stderr, flush=True)
+
+    note("/stats", await timed(stats_command, repeat))
+    note("/crosstab stance age", await timed(crosstab_command, repeat))
+    note("/chart stance age", await timed(chart_command, repeat))
     start = time.perf_counter()
     table = await export.collect(sessions, labels)
-    figures["export: read from the database"] = time.perf_counter() - start
+    note("export: read from the database", time.perf_counter() - start)
     for extension in formats:
         start = time.perf_counter()
         await asyncio.to_thread(export.WRITERS[extension], table, folder / f"bench.{extension}")
-        figures[f"export: write {extension}"] = time.perf_counter() - start
+        note(f"export: write {extension}", time.perf_counter() - start)
     return figures
 
 
@@ -236,6 +241,7 @@ async def run_sqlite(n: int, repeat: int, formats: list[str], folder: Path) -> t
     start = time.perf_counter()
     await asyncio.to_thread(seed_sqlite, path, n)
     seeded = time.perf_counter() - start
+    print(f"SQLite: seeded {n:,} responses in {seeded:.1f} s", file=sys.stderr, flush=True)
     engine = create_engine(f"sqlite+aiosqlite:///{path}")
     try:
         return seeded, await measure(engine, repeat, formats, folder)
@@ -258,6 +264,7 @@ async def run_postgresql(
         start = time.perf_counter()
         await seed_postgresql(url, n)
         seeded = time.perf_counter() - start
+        print(f"PostgreSQL: seeded {n:,} responses in {seeded:.1f} s", file=sys.stderr, flush=True)
         try:
             return seeded, await measure(engine, repeat, formats, folder)
         finally:
