@@ -12,7 +12,6 @@ from io import BytesIO
 from zoneinfo import ZoneInfo
 
 from apscheduler.triggers.cron import CronTrigger
-from survey.analysis import AGE_BANDS
 from telegram import Bot
 from telegram.constants import MessageLimit, ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter
@@ -21,6 +20,7 @@ from bot.i18n import N_, Translator
 from bot.services import Services
 from db import digests, stats
 from db.models import DigestStatus
+from survey.analysis import AGE_BANDS
 from survey.disclosure import TOTAL, SafeTable, protect_together, round_shares
 from survey.flow import label_of
 from survey.model import SKIP
