@@ -119,6 +119,7 @@ def build_application(
     application.add_handler(CommandHandler("crosstab", research.crosstab, filters=researcher))
     application.add_handler(CommandHandler("chart", research.chart, filters=researcher))
     application.add_handler(CommandHandler("export", research.export_files, filters=researcher))
+    application.add_handler(CommandHandler("digest_preview", digest.preview, filters=researcher))
     application.add_handler(MessageHandler(private & filters.COMMAND, handlers.unknown_command))
     application.add_handler(MessageHandler(private & filters.TEXT, handlers.text))
     application.add_handler(MessageHandler(private, handlers.non_text))

@@ -1,20 +1,21 @@
-"""Completed responses written through the same repository calls the conversation uses."""
+"""Completed responses stored in bulk, as the conversation would have left them."""
 
 from __future__ import annotations
 
 import itertools
+import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from db import repo
-from db.engine import session_factory
-from db.models import Respondent, Response, ResponseStatus
+from db.models import Answer, Respondent, Response, ResponseStatus
+from survey.analysis import ANSWER_COLUMNS, analysis_value
 from survey.flow import AnswerValue
 
-_serial = itertools.count(1)
+_serial = itertools.count(1_000_000)  # clear of the ids the bot itself assigns
 
 
 @dataclass(frozen=True)
@@ -29,31 +30,43 @@ class Person:
     gender: str = "female"
     city: str = "almaty"
 
+    def answers(self) -> dict[str, AnswerValue]:
+        found = {
+            "age": AnswerValue(number=self.age) if self.age else AnswerValue(option="skip"),
+            "gender": AnswerValue(option=self.gender),
+            "city": AnswerValue(option=self.city),
+            "stance": AnswerValue(option=self.stance),
+            "neutrality": AnswerValue(option=self.neutrality),
+        }
+        if self.main_source:
+            found["main_source"] = AnswerValue(option=self.main_source)
+        return found
+
 
 async def seed(engine: AsyncEngine, people: Iterable[Person], completed_at: datetime) -> None:
-    """Store each person as a respondent with one complete response."""
-    sessions = session_factory(engine)
-    async with sessions.begin() as session:
-        for person in people:
-            respondent = Respondent(
-                pseudonym=f"seed-{next(_serial):08d}", language=person.language,
-                consented_at=completed_at - timedelta(minutes=3), created_at=completed_at - timedelta(minutes=3),
-            )  # fmt: skip
-            response = Response(
-                respondent=respondent, questionnaire_version=1, language=person.language,
-                status=ResponseStatus.COMPLETE, started_at=completed_at - timedelta(minutes=3),
-                completed_at=completed_at, option_order={}, current_question=None, step=10, pending={},
-            )  # fmt: skip
-            session.add_all([respondent, response])
-            await session.flush()
-            answers = {
-                "age": AnswerValue(number=person.age) if person.age else AnswerValue(option="skip"),
-                "gender": AnswerValue(option=person.gender),
-                "city": AnswerValue(option=person.city),
-                "stance": AnswerValue(option=person.stance),
-                "neutrality": AnswerValue(option=person.neutrality),
-            }
-            if person.main_source:
-                answers["main_source"] = AnswerValue(option=person.main_source)
-            for question, value in answers.items():
-                await repo.save_answer(session, response.id, question, value, completed_at)
+    """Store each person as a respondent with one complete response, its answers and analysis columns."""
+    started = completed_at - timedelta(minutes=3)
+    respondents, responses, answers = [], [], []
+    for person in people:
+        serial = next(_serial)
+        response_id = uuid.uuid4()
+        respondents.append(
+            {"id": serial, "pseudonym": f"seed-{serial:08d}", "language": person.language,
+             "consented_at": started, "created_at": started}
+        )  # fmt: skip
+        values = person.answers()
+        responses.append(
+            {"id": response_id, "respondent_id": serial, "questionnaire_version": 1, "language": person.language,
+             "status": ResponseStatus.COMPLETE, "started_at": started, "completed_at": completed_at,
+             "duration_seconds": 180, "option_order": {}, "current_question": None, "step": 10, "pending": {},
+             **{column: analysis_value(q, values[q]) if q in values else None for q, column in ANSWER_COLUMNS.items()}}
+        )  # fmt: skip
+        answers += [
+            {"response_id": response_id, "question": question, "option": value.option, "number": value.number,
+             "text": value.text, "answered_at": completed_at}
+            for question, value in values.items()
+        ]  # fmt: skip
+    async with engine.begin() as connection:
+        await connection.execute(insert(Respondent), respondents)
+        await connection.execute(insert(Response), responses)
+        await connection.execute(insert(Answer), answers)
