@@ -152,3 +152,10 @@ async def scalar(engine: AsyncEngine, sql: str, **params: object) -> object:
 
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def environment_without_settings() -> dict[str, str]:
+    """This environment minus every bot setting, for running `python -m bot ...` as a user would."""
+    from bot.sandbox.process import SETTING_NAMES
+
+    return {k: v for k, v in os.environ.items() if k not in SETTING_NAMES} | {"PYTHONPATH": str(ROOT)}

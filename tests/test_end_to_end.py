@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -17,7 +16,7 @@ from bot.sandbox.run import sandbox_run
 from bot.sandbox.screens import Reader
 from bot.sandbox.verify import check_database
 from survey.model import load_questionnaire
-from tests.conftest import ROOT
+from tests.conftest import ROOT, environment_without_settings
 
 
 @pytest.mark.parametrize("webhook", [False, True], ids=["polling", "webhook"])
@@ -54,17 +53,11 @@ async def test_sandbox_crowd_leaves_every_answer_once(tmp_path: Path) -> None:
     assert (tmp_path / "sandbox" / "digest.txt").exists()
 
 
-def _without_bot_settings() -> dict[str, str]:
-    from bot.sandbox.process import SETTING_NAMES
-
-    return {k: v for k, v in os.environ.items() if k not in SETTING_NAMES} | {"PYTHONPATH": str(ROOT)}
-
-
 def test_sandbox_command_line(tmp_path: Path) -> None:
     """`python -m bot sandbox` runs the crowd, checks the database and writes its files."""
     result = subprocess.run(
         [sys.executable, "-m", "bot", "sandbox", "--respondents", "3", "--digest-wait", "0"],
-        env=_without_bot_settings(),
+        env=environment_without_settings(),
         cwd=tmp_path,
         capture_output=True,
         text=True,
