@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 from bot.i18n import I18n
 from survey.model import load_questionnaire
-from tests.conftest import environment_without_settings
+from tests.conftest import python_m_bot
 
 
 def test_chat_in_the_terminal_shows_questions_and_numbered_buttons(tmp_path: Path) -> None:
@@ -26,15 +24,7 @@ def test_chat_in_the_terminal_shows_questions_and_numbered_buttons(tmp_path: Pat
         ":quit",
         "/never-sent",
     ]
-    result = subprocess.run(
-        [sys.executable, "-m", "bot", "chat", "--language", "ru"],
-        input="\n".join(lines) + "\n",
-        env=environment_without_settings(),
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
+    result = python_m_bot("chat", "--language", "ru", cwd=tmp_path, stdin="\n".join(lines) + "\n")
     assert result.returncode == 0, result.stdout + result.stderr
     out = result.stdout
     i18n, questionnaire = I18n.load(), load_questionnaire()

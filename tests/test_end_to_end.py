@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import io
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from aiohttp import ClientSession
 
+from bot.emulator.server import SECRET_HEADER
 from bot.i18n import I18n
 from bot.sandbox.crowd import run_crowd
 from bot.sandbox.process import sandbox
@@ -16,7 +16,7 @@ from bot.sandbox.run import sandbox_run
 from bot.sandbox.screens import Reader
 from bot.sandbox.verify import check_database
 from survey.model import load_questionnaire
-from tests.conftest import ROOT, environment_without_settings
+from tests.conftest import ROOT, python_m_bot
 
 
 @pytest.mark.parametrize("webhook", [False, True], ids=["polling", "webhook"])
@@ -30,11 +30,34 @@ async def test_bot_process_completes_surveys_over_http(
         outcomes = await run_crowd(box.client, reader, 8, seed=6, progress=False, spread=0.5)
         stats = await box.client.stats()
         key = str(box.settings["pseudonym_key"])
+        if webhook:
+            assert await _post_to_bot(str(box.settings["webhook_url"]), "not-the-secret") == 403
     assert stats["mode"] == ("webhook" if webhook else "polling")
     assert [o.error for o in outcomes if o.error] == []
     check = await check_database(database_url, key, outcomes, questionnaire)
     assert check.ok, check.problems
     assert check.complete == sum(o.status == "complete" for o in outcomes) >= 5
+
+
+async def _post_to_bot(url: str, secret: str) -> int:
+    """POST an update to the bot's webhook with `secret`; the HTTP status."""
+    update = {
+        "update_id": 999_999,
+        "message": {"message_id": 1, "date": 0, "chat": {"id": 1, "type": "private"}},
+    }
+    async with (
+        ClientSession() as http,
+        http.post(url, json=update, headers={SECRET_HEADER: secret}) as answer,
+    ):
+        return answer.status
+
+
+def test_webhook_mode_needs_a_secret(tmp_path: Path) -> None:
+    """WEBHOOK_URL without WEBHOOK_SECRET is a configuration error, not an open webhook."""
+    env = {"BOT_TOKEN": "1:x", "PSEUDONYM_KEY": "k", "WEBHOOK_URL": "https://survey.example/telegram"}
+    result = python_m_bot("run", cwd=tmp_path, env=env, timeout=60)
+    assert result.returncode == 2
+    assert result.stderr.strip() == "configuration error: WEBHOOK_SECRET: not set"
 
 
 async def test_sandbox_crowd_leaves_every_answer_once(tmp_path: Path) -> None:
@@ -55,14 +78,7 @@ async def test_sandbox_crowd_leaves_every_answer_once(tmp_path: Path) -> None:
 
 def test_sandbox_command_line(tmp_path: Path) -> None:
     """`python -m bot sandbox` runs the crowd, checks the database and writes its files."""
-    result = subprocess.run(
-        [sys.executable, "-m", "bot", "sandbox", "--respondents", "3", "--digest-wait", "0"],
-        env=environment_without_settings(),
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=240,
-    )
+    result = python_m_bot("sandbox", "--respondents", "3", "--digest-wait", "0", cwd=tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "3 simulated respondents" in result.stdout and "database check" in result.stdout
     assert "crowd [" in result.stderr
