@@ -9,13 +9,16 @@ import argparse
 import asyncio
 import logging
 import sys
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from bot.config import ConfigError, Settings, load_settings
+from bot.i18n import LANGUAGES, MissingCatalogError, MissingTranslationError
 from bot.logs import configure_logging
+from survey.model import QuestionnaireError
 
 log = logging.getLogger("bot")
-
+EXPORT_FORMATS = ("csv", "xlsx", "sav")
 WEBHOOK_LISTEN = "0.0.0.0"
 
 
@@ -63,6 +66,29 @@ def run(settings: Settings) -> None:
     application.run_polling(allowed_updates=ALLOWED_UPDATES)
 
 
+async def export_dataset(settings: Settings, file_format: str, out: Path, language: str) -> list[Path]:
+    """Write the dataset in `file_format` to `out`, and its codebook beside it."""
+    from bot.export import WRITERS, collect, write_codebook
+    from bot.i18n import I18n
+    from bot.labels import Labels
+    from db.engine import create_engine, session_factory
+    from survey.model import load_questionnaire
+
+    await prepare_database(settings)
+    engine = create_engine(settings.database_url)
+    try:
+        labels = Labels(I18n.load().translator(language), load_questionnaire())
+        table = await collect(session_factory(engine), labels)
+    finally:
+        await engine.dispose()
+    codebook = out.with_name(f"{out.stem}-codebook.csv")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    await asyncio.to_thread(WRITERS[file_format], table, out)
+    await asyncio.to_thread(write_codebook, table, codebook)
+    log.info("event=export rows=%d format=%s", table.rows, file_format)
+    return [out, codebook]
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bot", description=__doc__)
     sub = parser.add_subparsers(dest="command")
@@ -82,6 +108,10 @@ def _parser() -> argparse.ArgumentParser:
     emulator = sub.add_parser("emulator", help="serve the local Bot API emulator alone")
     emulator.add_argument("--port", type=int, default=8081)
     emulator.add_argument("--token", default=None, help="the bot token it accepts")
+    exporting = sub.add_parser("export", help="write the dataset and its codebook (needs only DATABASE_URL)")
+    exporting.add_argument("--format", choices=EXPORT_FORMATS, required=True, dest="file_format")
+    exporting.add_argument("--out", type=Path, required=True, help="the file to write")
+    exporting.add_argument("--language", choices=LANGUAGES, help="language of the labels (DEFAULT_LANGUAGE)")
     return parser
 
 
@@ -107,7 +137,11 @@ def main(argv: list[str] | None = None) -> int:
             from bot.emulator.server import serve
 
             serve(args.port, args.token)
-    except ConfigError as error:
+        elif command == "export":
+            language = args.language or settings.default_language
+            for path in asyncio.run(export_dataset(settings, args.file_format, args.out, language)):
+                print(path)
+    except (ConfigError, QuestionnaireError, MissingCatalogError, MissingTranslationError) as error:
         print(error, file=sys.stderr)
         return 2
     return 0

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 
 from telegram import BotCommand, Update
 from telegram.ext import (
+    AIORateLimiter,
     Application,
     ApplicationBuilder,
     CallbackQueryHandler,
@@ -19,7 +20,9 @@ from telegram.ext import (
 )
 from telegram.request import BaseRequest
 
-from bot import handlers
+from bot import digest, handlers, research
+from bot.callbacks import Action
+from bot.concurrency import PerUserUpdateProcessor
 from bot.config import Settings
 from bot.i18n import LANGUAGES, N_, I18n
 from bot.services import Services, utc_now
@@ -38,6 +41,10 @@ COMMAND_DESCRIPTIONS = {
     "delete": N_("Erase my answers"),
 }
 UPDATE_ID_RETENTION = timedelta(days=2)
+DIGEST_JOB = "digest"
+FLOOD_RETRIES = 5
+"""How often one Bot API call is retried after Telegram's "retry after" (the wait is Telegram's)."""
+LANGUAGE_BUTTON = rf"^{Action.LANGUAGE.value}:"
 
 
 async def _post_init(application: Application) -> None:
@@ -53,6 +60,11 @@ async def _post_shutdown(application: Application) -> None:
     """Close the database pool."""
     services: Services = application.bot_data[handlers.SERVICES]
     await services.engine.dispose()
+
+
+async def _post_due_digest(context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Job: post the digest of the period that came due (at its time, and at start for a missed one)."""
+    await digest.publish_due(handlers.services_of(context), context.bot)
 
 
 async def _forget_old_updates(context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -72,13 +84,15 @@ def build_application(
     """The bot, wired: production and tests both use this; tests pass a local `request`."""
     settings.require("bot_token", "pseudonym_key")
     assert settings.bot_token is not None
+    i18n, questionnaire = I18n.load(), load_questionnaire()
+    i18n.require(questionnaire.msgids())
     engine = create_engine(settings.database_url)
     services = Services(
         settings=settings,
         engine=engine,
         sessions=session_factory(engine),
-        i18n=I18n.load(),
-        questionnaire=load_questionnaire(),
+        i18n=i18n,
+        questionnaire=questionnaire,
         clock=clock,
         rng=rng or random.SystemRandom(),
     )
@@ -89,6 +103,8 @@ def build_application(
         .base_file_url(f"{settings.bot_api_url}/file/bot")
         .post_init(_post_init)
         .post_shutdown(_post_shutdown)
+        .concurrent_updates(PerUserUpdateProcessor())
+        .rate_limiter(AIORateLimiter(max_retries=FLOOD_RETRIES))
     )
     if request is not None:
         builder = builder.request(request).get_updates_request(request)
@@ -104,9 +120,16 @@ def build_application(
     application.add_handler(CommandHandler("help", handlers.help_command, filters=private))
     application.add_handler(CommandHandler("cancel", handlers.cancel, filters=private))
     application.add_handler(CommandHandler("delete", handlers.delete, filters=private))
+    researcher = private & filters.User(user_id=settings.researcher_ids)
+    application.add_handler(CommandHandler("stats", research.stats, filters=researcher))
+    application.add_handler(CommandHandler("crosstab", research.crosstab, filters=researcher))
+    application.add_handler(CommandHandler("chart", research.chart, filters=researcher))
+    application.add_handler(CommandHandler("export", research.export_files, filters=researcher))
+    application.add_handler(CommandHandler("digest_preview", digest.preview, filters=researcher))
     application.add_handler(MessageHandler(private & filters.COMMAND, handlers.unknown_command))
     application.add_handler(MessageHandler(private & filters.TEXT, handlers.text))
     application.add_handler(MessageHandler(private, handlers.non_text))
+    application.add_handler(CallbackQueryHandler(research.language_button, pattern=LANGUAGE_BUTTON))
     application.add_handler(CallbackQueryHandler(handlers.button))
     application.add_handler(
         CommandHandler(
@@ -114,8 +137,14 @@ def build_application(
         )
     )
     application.add_error_handler(handlers.on_error)
-    if application.job_queue is not None:
-        application.job_queue.run_repeating(_forget_old_updates, interval=timedelta(hours=6), first=60)
+    jobs = application.job_queue
+    assert jobs is not None, "python-telegram-bot[job-queue] is a dependency"
+    jobs.run_repeating(_forget_old_updates, interval=timedelta(hours=6), first=60)
+    if settings.digest_chat_id is not None:
+        jobs.run_custom(_post_due_digest, job_kwargs={"trigger": digest.trigger(services)}, name=DIGEST_JOB)
+        # At start: a digest missed while the bot was down, then one whose claim a crash left behind.
+        jobs.run_once(_post_due_digest, when=0)
+        jobs.run_once(_post_due_digest, when=digest.CLAIM_LEASE + timedelta(seconds=5))
     return application
 
 

@@ -33,6 +33,8 @@ class Settings(BaseSettings):
     researcher_ids: Annotated[frozenset[int], NoDecode] = frozenset()
     digest_chat_id: int | None = None
     digest_schedule: str = "0 20 * * *"
+    digest_languages: Annotated[tuple[Literal["kk", "ru"], ...], NoDecode] = ("kk", "ru")
+    digest_grace_hours: float = Field(default=6, ge=0)
     timezone: str = "Asia/Almaty"
     min_cell: int = Field(default=10, ge=1)
     default_language: Literal["kk", "ru"] = "ru"
@@ -52,6 +54,17 @@ class Settings(BaseSettings):
             return frozenset(int(part) for part in parts)
         if isinstance(value, int):
             return frozenset({value})
+        return value
+
+    @field_validator("digest_languages", mode="before")
+    @classmethod
+    def _split_languages(cls, value: object) -> object:
+        if isinstance(value, str):
+            languages = tuple(part.strip() for part in value.split(",") if part.strip())
+            unknown = [lang for lang in languages if lang not in ("kk", "ru")]
+            if unknown or not languages:
+                raise ValueError(f"expected a comma-separated list of kk and ru, got {value!r}")
+            return languages
         return value
 
     @field_validator("database_url")

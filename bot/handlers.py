@@ -36,8 +36,7 @@ async def _handle(update: Update, context: ContextTypes.DEFAULT_TYPE, step: Step
     async with services.sessions.begin() as session:
         if not await repo.claim_update(session, update.update_id, services.clock()):
             log.info("event=duplicate_update")
-            if update.callback_query:
-                await update.callback_query.answer()
+            await _answer_query(update, None)
             return
         turn = await conversation.open_turn(services, session, user.id, user.language_code)
         await step(turn)
@@ -63,8 +62,17 @@ async def _perform(turn: Turn, update: Update, context: ContextTypes.DEFAULT_TYP
                     )
         else:
             await _edit(reply, chat.id, context)
-    if update.callback_query:
+    await _answer_query(update, toast)
+
+
+async def _answer_query(update: Update, toast: str | None) -> None:
+    """Close the button's spinner; a query Telegram already expired is no error for anyone."""
+    if update.callback_query is None:
+        return
+    try:
         await update.callback_query.answer(toast)
+    except BadRequest as error:
+        log.info("event=callback_answer_skipped reason=%r", error.message)
 
 
 async def _edit(reply: Edit | StripButtons, chat_id: int, context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -10,7 +10,9 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import Translations
 
-LOCALES_DIR = Path(__file__).resolve().parent.parent / "locales"
+import locales
+
+LOCALES_DIR = Path(locales.__file__).resolve().parent
 LANGUAGES = ("kk", "ru")
 DOMAIN = "messages"
 
@@ -21,6 +23,13 @@ def N_(message: str) -> str:
 
 
 LANGUAGE_NAMES = {"kk": N_("Kazakh"), "ru": N_("Russian")}
+
+
+class MissingTranslationError(Exception):
+    """A catalog lacks a translation the bot needs."""
+
+    def __init__(self, language: str, message: str) -> None:
+        super().__init__(f"locales/{language}: no translation for {message!r}")
 
 
 class MissingCatalogError(Exception):
@@ -35,8 +44,8 @@ def catalog_path(language: str, locales_dir: Path = LOCALES_DIR) -> Path:
     return locales_dir / language / "LC_MESSAGES" / f"{DOMAIN}.po"
 
 
-def load_translations(language: str, locales_dir: Path = LOCALES_DIR) -> Translations:
-    """Compile one language's .po in memory; fuzzy entries are left out, as msgfmt does."""
+def compile_catalog(language: str, locales_dir: Path = LOCALES_DIR) -> bytes:
+    """One language's .po as .mo bytes; fuzzy entries are left out, as msgfmt does."""
     path = catalog_path(language, locales_dir)
     if not path.exists():
         raise MissingCatalogError(path)
@@ -44,8 +53,28 @@ def load_translations(language: str, locales_dir: Path = LOCALES_DIR) -> Transla
         catalog = read_po(handle, locale=language)
     buffer = BytesIO()
     write_mo(buffer, catalog, use_fuzzy=False)
-    buffer.seek(0)
-    return Translations(fp=buffer, domain=DOMAIN)
+    return buffer.getvalue()
+
+
+def compile_catalogs(locales_dir: Path = LOCALES_DIR) -> list[Path]:
+    """Write messages.mo beside every messages.po (the image does this at build)."""
+    written = []
+    for language in LANGUAGES:
+        target = catalog_path(language, locales_dir).with_suffix(".mo")
+        target.write_bytes(compile_catalog(language, locales_dir))
+        written.append(target)
+    return written
+
+
+def load_translations(language: str, locales_dir: Path = LOCALES_DIR) -> Translations:
+    """A language's translations: its compiled .mo when up to date, else the .po compiled in memory."""
+    source = catalog_path(language, locales_dir)
+    compiled = source.with_suffix(".mo")
+    if compiled.exists() and (not source.exists() or compiled.stat().st_mtime >= source.stat().st_mtime):
+        data = compiled.read_bytes()
+    else:
+        data = compile_catalog(language, locales_dir)
+    return Translations(fp=BytesIO(data), domain=DOMAIN)
 
 
 @dataclass(frozen=True)
@@ -66,6 +95,14 @@ class I18n:
     def ngettext(self, language: str, singular: str, plural: str, n: int, **values: object) -> str:
         """The plural form for `n` in `language`, with {placeholders} (and {n}) filled."""
         return self.translations[language].ngettext(singular, plural, n).format(n=n, **values)
+
+    def require(self, messages: list[str]) -> None:
+        """Raise MissingTranslationError unless every catalog translates every message."""
+        for language, translations in self.translations.items():
+            catalog: dict[object, str] = translations._catalog  # type: ignore[attr-defined]
+            for message in messages:
+                if not catalog.get(message):
+                    raise MissingTranslationError(language, message)
 
     def translator(self, language: str) -> Translator:
         """A `_` bound to one language, for code that renders many strings."""

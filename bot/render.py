@@ -10,11 +10,12 @@ from html import escape
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.callbacks import Action, encode
-from bot.i18n import LANGUAGE_NAMES, LANGUAGES, I18n, Translator
+from bot.i18n import LANGUAGE_NAMES, LANGUAGES, N_, I18n, Translator
 from survey.flow import Answers, AnswerValue, available_options, label_of
 from survey.model import SKIP, Kind, Question, Questionnaire
 
 CHECKED = "✅ "
+LANGUAGE_PROMPT = N_("Please choose your language")
 SUMMARY_COMMENT_CHARS = 200
 
 
@@ -49,7 +50,7 @@ def _rows(buttons: list[InlineKeyboardButton], columns: int) -> list[list[Inline
 
 def language_prompt(i18n: I18n) -> View:
     """Choose your language, asked in both languages."""
-    text = " / ".join(escape(i18n.gettext(lang, "Please choose your language")) for lang in LANGUAGES)
+    text = " / ".join(escape(i18n.gettext(lang, LANGUAGE_PROMPT)) for lang in LANGUAGES)
     buttons = [
         InlineKeyboardButton(
             i18n.gettext(lang, LANGUAGE_NAMES[lang]), callback_data=encode(Action.LANGUAGE, lang)

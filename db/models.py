@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import enum
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
+from itertools import combinations
 from typing import Any, ClassVar
 
 from sqlalchemy import (
@@ -19,9 +20,14 @@ from sqlalchemy import (
     MetaData,
     String,
     Text,
+    TypeDecorator,
     Uuid,
+    event,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, Mapper, mapped_column, relationship
+
+from survey.analysis import STATS_CUBE, VARIABLES
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -35,11 +41,34 @@ CODE = String(32)
 """Question and option codes of questionnaire.md are short ASCII identifiers."""
 
 
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timezone-aware timestamp stored in UTC on every database.
+
+    PostgreSQL keeps the zone itself; SQLite stores text without one, so values are converted
+    to UTC on the way in (comparisons stay right) and marked UTC on the way out.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: the bot stores timezone-aware times only")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None or value.tzinfo is not None:
+            return value
+        return value.replace(tzinfo=UTC)
+
+
 class Base(DeclarativeBase):
     """Declarative base with the project's naming convention."""
 
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
-    type_annotation_map: ClassVar = {datetime: DateTime(timezone=True), dict[str, Any]: JSON}
+    type_annotation_map: ClassVar = {datetime: UTCDateTime(), dict[str, Any]: JSON}
 
 
 class ResponseStatus(enum.StrEnum):
@@ -75,11 +104,31 @@ class Respondent(Base):
     )
 
 
+def _analysis_indexes() -> list[Index]:
+    """Covering indexes that let GROUP BY stream instead of sorting a million rows.
+
+    Every pair of analysis variables follows `status`, so any two-way table of one status is
+    read from one index in group order; the /stats cube (STATS_CUBE) has an index of its own.
+    """
+    cube = ("status", *STATS_CUBE)
+    column_sets = [cube, ("status", "duration_seconds"), ("status", "completed_at")]
+    column_sets += [("status", a, b) for a, b in combinations(VARIABLES, 2) if ("status", a, b) != cube[:3]]
+    return [Index(f"ix_responses_{'_'.join(columns)}", *columns) for columns in column_sets]
+
+
 class Response(Base):
-    """One pass through the questionnaire; the respondent's position lives here."""
+    """One pass through the questionnaire; the respondent's position lives here.
+
+    The analysis columns (age_band ... neutrality) repeat the current answers in one row so that
+    statistics are GROUP BY queries on one table; db.repo keeps them equal to the answers in the
+    same transaction, and duration_seconds follows completed_at (see _set_duration below).
+    """
 
     __tablename__ = "responses"
-    __table_args__ = (Index("ix_responses_respondent_id_status", "respondent_id", "status"),)
+    __table_args__ = (
+        Index("ix_responses_respondent_id_status", "respondent_id", "status"),
+        *_analysis_indexes(),
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
     respondent_id: Mapped[int] = mapped_column(ForeignKey("respondents.id", ondelete="CASCADE"))
@@ -102,11 +151,29 @@ class Response(Base):
     step: Mapped[int] = mapped_column(default=0)
     pending: Mapped[dict[str, Any]] = mapped_column(default=dict)
     question_message_id: Mapped[int | None] = mapped_column(BigInteger)
+    duration_seconds: Mapped[int | None]
+    age_band: Mapped[str | None] = mapped_column(CODE)
+    gender: Mapped[str | None] = mapped_column(CODE)
+    city: Mapped[str | None] = mapped_column(CODE)
+    main_source: Mapped[str | None] = mapped_column(CODE)
+    stance: Mapped[str | None] = mapped_column(CODE)
+    neutrality: Mapped[str | None] = mapped_column(CODE)
 
     respondent: Mapped[Respondent] = relationship(back_populates="responses")
     answers: Mapped[list[Answer]] = relationship(
         back_populates="response", cascade="all, delete-orphan", passive_deletes=True
     )
+
+
+@event.listens_for(Response, "before_insert")
+@event.listens_for(Response, "before_update")
+def _set_duration(_mapper: Mapper[Response], _connection: object, response: Response) -> None:
+    """Keep duration_seconds equal to completed_at - started_at, whoever sets them."""
+    if response.completed_at is None or response.started_at is None:
+        response.duration_seconds = None
+    else:
+        elapsed = response.completed_at - response.started_at
+        response.duration_seconds = round(elapsed.total_seconds())
 
 
 class Answer(Base):
@@ -149,6 +216,15 @@ class AnswerChoice(Base):
     option: Mapped[str] = mapped_column(CODE, primary_key=True)
 
 
+class ResearcherSetting(Base):
+    """A researcher's own choices (the language of statistics and exports), by pseudonym."""
+
+    __tablename__ = "researcher_settings"
+
+    pseudonym: Mapped[str] = mapped_column(String(64), primary_key=True)
+    language: Mapped[str] = mapped_column(String(2))
+
+
 class ProcessedUpdate(Base):
     """Telegram update ids already handled, so a redelivered update changes nothing."""
 
@@ -178,5 +254,6 @@ class DigestPost(Base):
     sent_at: Mapped[datetime | None]
     chat_id: Mapped[int] = mapped_column(BigInteger)
     message_id: Mapped[int | None] = mapped_column(BigInteger)
+    data_until: Mapped[datetime | None]
     attempts: Mapped[int] = mapped_column(default=0)
     error: Mapped[str | None] = mapped_column(Text)

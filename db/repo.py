@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -12,15 +13,19 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from db.models import Answer, AnswerChoice, ProcessedUpdate, Respondent, Response
+from db.models import Answer, AnswerChoice, ProcessedUpdate, ResearcherSetting, Respondent, Response
+from survey.analysis import ANSWER_COLUMNS, analysis_value
 from survey.flow import AnswerValue
+
+
+def upsert(session: AsyncSession, table: Any) -> Any:
+    """The dialect's INSERT for `table`, which knows ON CONFLICT DO NOTHING / DO UPDATE."""
+    return (pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert)(table)
 
 
 async def claim_update(session: AsyncSession, update_id: int, now: datetime) -> bool:
     """Record that an update is being handled; False when it was handled before."""
-    dialect = session.bind.dialect.name
-    builder = pg_insert if dialect == "postgresql" else sqlite_insert
-    statement = builder(ProcessedUpdate).values(update_id=update_id, processed_at=now)
+    statement = upsert(session, ProcessedUpdate).values(update_id=update_id, processed_at=now)
     result = await session.execute(statement.on_conflict_do_nothing(index_elements=["update_id"]))
     return result.rowcount == 1
 
@@ -80,6 +85,8 @@ async def save_answer(
             insert(AnswerChoice),
             [{"response_id": response_id, "question": question, "option": c} for c in value.choices],
         )
+    if question in ANSWER_COLUMNS:
+        await _copy_to_response(session, response_id, {question: analysis_value(question, value)})
 
 
 async def delete_answers(session: AsyncSession, response_id: uuid.UUID, questions: Iterable[str]) -> None:
@@ -95,6 +102,16 @@ async def delete_answers(session: AsyncSession, response_id: uuid.UUID, question
     await session.execute(
         delete(Answer).where(Answer.response_id == response_id, Answer.question.in_(questions))
     )
+    await _copy_to_response(session, response_id, {q: None for q in questions if q in ANSWER_COLUMNS})
+
+
+async def _copy_to_response(
+    session: AsyncSession, response_id: uuid.UUID, values: dict[str, str | None]
+) -> None:
+    """Repeat answers in the response's analysis columns (statistics GROUP BY those)."""
+    if values:
+        columns = {ANSWER_COLUMNS[question]: value for question, value in values.items()}
+        await session.execute(update(Response).where(Response.id == response_id).values(**columns))
 
 
 async def remember_question_message(
@@ -115,3 +132,18 @@ async def erase_respondent(session: AsyncSession, respondent: Respondent) -> Non
     await session.execute(delete(Answer).where(Answer.response_id.in_(response_ids)))
     await session.execute(delete(Response).where(Response.respondent_id == respondent.id))
     await session.execute(delete(Respondent).where(Respondent.id == respondent.id))
+
+
+async def researcher_language(session: AsyncSession, pseudonym: str) -> str | None:
+    """The language a researcher chose for statistics and exports, if any."""
+    return await session.scalar(
+        select(ResearcherSetting.language).where(ResearcherSetting.pseudonym == pseudonym)
+    )
+
+
+async def set_researcher_language(session: AsyncSession, pseudonym: str, language: str) -> None:
+    """Remember a researcher's language (insert or replace)."""
+    statement = upsert(session, ResearcherSetting).values(pseudonym=pseudonym, language=language)
+    await session.execute(
+        statement.on_conflict_do_update(index_elements=["pseudonym"], set_={"language": language})
+    )

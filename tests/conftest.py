@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import random
 import subprocess
 import sys
 import uuid
@@ -13,6 +14,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
+from telegram.ext import Application
 
 from bot.app import build_application
 from bot.config import Settings
@@ -124,19 +126,33 @@ def emulator() -> BotApiEmulator:
     return BotApiEmulator(TEST_TOKEN)
 
 
-@pytest.fixture
-async def harness(database_url: str, emulator: BotApiEmulator, clock: Clock) -> AsyncIterator[BotHarness]:
+async def start_application(
+    settings: Settings, emulator: BotApiEmulator, clock: Clock, seed: int = 7
+) -> Application:
     """The production Application, built by build_application(), talking to the emulator."""
-    import random
-
     application = build_application(
-        make_settings(database_url), request=EmulatorRequest(emulator), clock=clock, rng=random.Random(7)
+        settings, request=EmulatorRequest(emulator), clock=clock, rng=random.Random(seed)
     )
     await application.initialize()
     await application.start()
-    yield BotHarness(application, emulator, clock)
+    return application
+
+
+async def stop_application(application: Application) -> None:
+    """Stop as run_polling would at exit (post_shutdown included: it closes the database pool)."""
     await application.stop()
     await application.shutdown()
+    if application.post_shutdown:
+        await application.post_shutdown(application)
+
+
+@pytest.fixture
+async def harness(database_url: str, emulator: BotApiEmulator, clock: Clock) -> AsyncIterator[BotHarness]:
+    """The bot under test on the test database, with the emulator and a hand-moved clock."""
+    application = await start_application(make_settings(database_url), emulator, clock)
+    bot = BotHarness(application, emulator, clock)
+    yield bot
+    await stop_application(bot.application)  # the test may have replaced it (restart tests)
 
 
 async def table_rows(engine: AsyncEngine) -> dict[str, list[tuple[object, ...]]]:

@@ -88,8 +88,11 @@ async def test_no_column_can_hold_a_telegram_identity(engine: AsyncEngine) -> No
     assert offending == []
 
 
-async def test_a_respondents_identity_is_stored_nowhere(harness: BotHarness, engine: AsyncEngine) -> None:
-    """After a whole survey, no value in any table is the user's id, username or names."""
+async def test_a_respondents_identity_is_stored_nowhere(
+    harness: BotHarness, engine: AsyncEngine, caplog: pytest.LogCaptureFixture
+) -> None:
+    """After answering, no value in any table and no log line holds the user's id, username or names."""
+    caplog.set_level("INFO")
     user = harness.user(
         language_code="ru",
         username="aigerim_k",
@@ -110,6 +113,8 @@ async def test_a_respondents_identity_is_stored_nowhere(harness: BotHarness, eng
             for value in row:
                 assert str(value).lower() not in identity, (table, row)
                 assert not any(part in str(value).lower() for part in identity - {"aigerim"}), (table, row)
+    logged = "\n".join(f"{r.getMessage()} {r.exc_text or ''}" for r in caplog.records).lower()
+    assert caplog.records and not any(part in logged for part in identity)
 
 
 @pytest.mark.parametrize(

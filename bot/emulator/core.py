@@ -395,8 +395,9 @@ class BotApiEmulator:
         content, name = None, None
         files = params.get("_files") or {}
         attached = str(params.get(kind, ""))
-        if attached.startswith("attach://") and attached[9:] in files:
-            part = files[attached[9:]]
+        # An upload arrives as a multipart field named after the media, or referenced by attach://.
+        part = files.get(attached[9:]) if attached.startswith("attach://") else files.get(kind)
+        if part is not None:
             name, content = part[0], part[1]
         self._flood_check(chat)
         message = chat.add(

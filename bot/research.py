@@ -1,0 +1,185 @@
+"""Researchers' commands: /stats, /crosstab, /chart, /export, and their language.
+
+build_application() routes these commands here only for the ids in RESEARCHER_IDS; anyone else
+falls through to the respondent handlers and gets the ordinary reply to an unknown command.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import tempfile
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from telegram import InputFile, Update, User
+from telegram.constants import ParseMode
+from telegram.ext import ContextTypes
+
+from bot import charts, export, handlers, report
+from bot.callbacks import decode
+from bot.i18n import LANGUAGE_NAMES, LANGUAGES
+from bot.labels import Labels
+from bot.services import Services
+from db import repo
+from db import stats as db_stats
+from survey.analysis import STATS_CUBE, VARIABLES, UnknownVariableError, variable
+
+log = logging.getLogger(__name__)
+
+MAX_UPLOAD_BYTES = 50 * 1024 * 1024
+"""Telegram refuses documents larger than this from bots."""
+MAX_CAPTION = 1024
+
+
+async def _labels(services: Services, session: AsyncSession, user: User) -> Labels:
+    """Labels in the researcher's chosen language, else their Telegram language, else the default."""
+    chosen = await repo.researcher_language(session, services.pseudonym(user.id))
+    telegram = (user.language_code or "").split("-")[0]
+    language = chosen or (telegram if telegram in LANGUAGES else services.settings.default_language)
+    return Labels(services.i18n.translator(language), services.questionnaire)
+
+
+async def _reply_lines(update: Update, lines: list[str]) -> None:
+    assert update.effective_message is not None
+    for text in report.split_message(lines):
+        await update.effective_message.reply_text(text, parse_mode=ParseMode.HTML)
+
+
+def _usage(labels: Labels, command: str) -> str:
+    _ = labels._
+    if command == "chart":
+        usage = _("Usage: /chart ROW [COLUMN], for example /chart stance or /chart stance age.")
+    else:
+        usage = _("Usage: /crosstab ROW COLUMN, for example /crosstab stance age.")
+    return f"{usage}\n{_('Variables: {names}.', names=', '.join(VARIABLES))}"
+
+
+def _variables(args: list[str], allowed: tuple[int, ...]) -> list[str] | None:
+    """The canonical variables named in `args`, or None when they do not make a table."""
+    if len(args) not in allowed:
+        return None
+    try:
+        names = [variable(arg) for arg in args]
+    except UnknownVariableError:
+        return None
+    return names if len(set(names)) == len(names) else None
+
+
+async def _table_ready(
+    update: Update, labels: Labels, names: list[str] | None, cells: dict[object, int], command: str
+) -> bool:
+    """Explain the usage, or that nothing is there to show yet; True when there is a table."""
+    assert update.effective_message is not None
+    if names is None:
+        await update.effective_message.reply_text(_usage(labels, command))
+    elif not cells:
+        await update.effective_message.reply_text(labels._("There are no completed responses yet."))
+    return bool(names and cells)
+
+
+async def stats(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/stats: responses by status, today and this week, median time, and the main distributions."""
+    services = handlers.services_of(context)
+    assert update.effective_user is not None
+    async with services.sessions.begin() as session:
+        labels = await _labels(services, session, update.effective_user)
+        zone = ZoneInfo(services.settings.timezone)
+        figures = await db_stats.overview(session, services.clock(), zone, STATS_CUBE)
+    await _reply_lines(update, report.stats_lines(labels, figures, services.settings.min_cell))
+
+
+async def crosstab(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/crosstab ROW COLUMN: counts with row percentages among completed responses."""
+    services = handlers.services_of(context)
+    assert update.effective_user is not None and update.effective_message is not None
+    async with services.sessions.begin() as session:
+        labels = await _labels(services, session, update.effective_user)
+        names = _variables(context.args or [], allowed=(2,))
+        cells = await db_stats.counts(session, names) if names else {}
+    if not await _table_ready(update, labels, names, cells, "crosstab"):
+        return
+    assert names is not None
+    row, column = names
+    await _reply_lines(update, report.crosstab_lines(labels, row, column, cells, services.settings.min_cell))
+
+
+async def chart(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/chart ROW [COLUMN]: a bar chart as a photo, labelled in the researcher's language."""
+    services = handlers.services_of(context)
+    assert update.effective_user is not None and update.effective_message is not None
+    async with services.sessions.begin() as session:
+        labels = await _labels(services, session, update.effective_user)
+        names = _variables(context.args or [], allowed=(1, 2))
+        cells = await db_stats.counts(session, names) if names else {}
+    if not await _table_ready(update, labels, names, cells, "chart"):
+        return
+    assert names is not None
+    spec = charts.chart_spec(
+        labels, names[0], names[1] if len(names) > 1 else None, cells, services.settings.min_cell
+    )
+    png = await asyncio.to_thread(charts.render_png, spec)
+    await update.effective_message.reply_photo(
+        InputFile(png, filename="chart.png"), caption=spec.title[:1024]
+    )
+
+
+async def export_files(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/export: the dataset as CSV, XLSX and SPSS .sav, and its codebook, as documents."""
+    services = handlers.services_of(context)
+    message = update.effective_message
+    assert update.effective_user is not None and message is not None
+    async with services.sessions.begin() as session:
+        labels = await _labels(services, session, update.effective_user)
+    _ = labels._
+    await message.reply_text(_("Preparing the export…"))
+    table = await export.collect(services.sessions, labels)
+    day = services.clock().astimezone(ZoneInfo(services.settings.timezone)).date().isoformat()
+    with tempfile.TemporaryDirectory(prefix="export-") as folder:
+        paths = await asyncio.to_thread(write_all, table, Path(folder), f"survey-{day}")
+        for path in paths:
+            if path.stat().st_size > MAX_UPLOAD_BYTES:
+                await message.reply_text(
+                    _(
+                        "{name} is too large to send here; export it with the command line tool.",
+                        name=path.name,
+                    )
+                )
+                continue
+            with path.open("rb") as handle:
+                await message.reply_document(InputFile(handle, filename=path.name))
+    log.info("event=export rows=%d", table.rows)
+
+
+def write_all(table: export.Table, folder: Path, stem: str) -> list[Path]:
+    """Write every format and the codebook into `folder`; the paths, codebook last."""
+    paths = []
+    for extension, writer in export.WRITERS.items():
+        path = folder / f"{stem}.{extension}"
+        writer(table, path)
+        paths.append(path)
+    codebook = folder / f"{stem}-codebook.csv"
+    export.write_codebook(table, codebook)
+    return [*paths, codebook]
+
+
+async def language_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A language button: a researcher's choice also sets the language of their statistics."""
+    services = handlers.services_of(context)
+    query, user = update.callback_query, update.effective_user
+    assert query is not None and user is not None
+    callback = decode(query.data)
+    if not services.is_researcher(user.id) or callback is None:
+        await handlers.button(update, context)
+        return
+    pseudonym = services.pseudonym(user.id)
+    async with services.sessions.begin() as session:
+        await repo.set_researcher_language(session, pseudonym, callback.language)
+        respondent = await repo.lock_respondent(session, pseudonym)
+    if respondent is not None:
+        await handlers.button(update, context)  # also taking the survey: it switches language too
+        return
+    _ = services.i18n.translator(callback.language)
+    await query.edit_message_text(_("Language: {name}", name=_(LANGUAGE_NAMES[callback.language])))
+    await query.answer()

@@ -1,0 +1,28 @@
+"""digest data cut-off
+
+Revision ID: 0003
+Revises: 0002
+Create Date: 2026-11-25 08:09:45.273639
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0003"
+down_revision: str | None = "0002"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("digest_posts", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("data_until", sa.DateTime(timezone=True), nullable=True))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("digest_posts", schema=None) as batch_op:
+        batch_op.drop_column("data_until")

@@ -1,0 +1,131 @@
+"""Catalogs: every msgid translated in kk and ru, placeholders intact, Kazakh letters, Telegram limits."""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+
+import pytest
+from babel.messages.catalog import Catalog
+from babel.messages.extract import extract_from_dir
+from babel.messages.pofile import read_po
+
+from bot.i18n import LANGUAGES, LOCALES_DIR, I18n, MissingTranslationError, catalog_path
+from survey.model import load_questionnaire
+from tests.conftest import ROOT
+
+PLACEHOLDER = re.compile(r"\{(\w*)\}")
+BUTTON_LABEL_LIMIT = 64
+TELEGRAM_TEXT_LIMIT = 4096
+LATIN_IN_CYRILLIC = re.compile(r"\b(?=\w*[a-zA-Z])(?=\w*[а-яА-ЯёЁәғқңөұүһіӘҒҚҢӨҰҮҺІ])\w+\b")
+KAZAKH_LETTERS = set("әғқңөұүһіӘҒҚҢӨҰҮҺІ")
+
+
+@cache
+def used_msgids() -> frozenset[str]:
+    """Every msgid the code and the questionnaire use, extracted as `pybabel extract` does."""
+    method_map = [("bot/**.py", "python"), ("survey/questionnaire.yaml", "questionnaire")]
+    found = {
+        message
+        for _file, _line, message, _comments, _context in extract_from_dir(
+            str(ROOT), method_map=method_map, keywords={"_": None, "N_": None}
+        )
+    }
+    return frozenset(found)
+
+
+@cache
+def catalog(language: str) -> Catalog:
+    with catalog_path(language).open("rb") as handle:
+        return read_po(handle, locale=language)
+
+
+def test_extraction_finds_the_questionnaire_and_the_code() -> None:
+    messages = used_msgids()
+    assert "How old are you? Please type your age as a number, for example 34." in messages
+    assert "I agree" in messages and len(messages) > 80
+
+
+def test_template_is_up_to_date() -> None:
+    """locales/messages.pot holds exactly the msgids in use (regenerate it as the README says)."""
+    with (LOCALES_DIR / "messages.pot").open("rb") as handle:
+        template = {m.id for m in read_po(handle) if m.id}
+    assert sorted(used_msgids() - template) == []
+    assert sorted(template - used_msgids()) == []
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_every_message_is_translated(language: str) -> None:
+    entries = {m.id: m for m in catalog(language) if m.id}
+    missing = sorted(used_msgids() - set(entries))
+    empty = sorted(m for m in used_msgids() & set(entries) if not entries[m].string)
+    fuzzy = sorted(m for m in used_msgids() & set(entries) if entries[m].fuzzy)
+    assert (missing, empty, fuzzy) == ([], [], [])
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_placeholders_match(language: str) -> None:
+    broken = [
+        (m.id, m.string)
+        for m in catalog(language)
+        if m.id
+        and m.string
+        and set(PLACEHOLDER.findall(str(m.id))) != set(PLACEHOLDER.findall(str(m.string)))
+    ]
+    assert broken == []
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_commands_are_kept_verbatim(language: str) -> None:
+    broken = [
+        (m.id, m.string)
+        for m in catalog(language)
+        if m.id
+        and m.string
+        and sorted(re.findall(r"/[a-z]+", str(m.id))) != sorted(re.findall(r"/[a-z]+", str(m.string)))
+    ]
+    assert broken == []
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_texts_fit_telegram(language: str) -> None:
+    questionnaire = load_questionnaire()
+    labels = {o.label for q in questionnaire for o in q.options} | {q.short for q in questionnaire}
+    entries = {m.id: str(m.string) for m in catalog(language) if m.id}
+    assert [m for m, text in entries.items() if len(text) > TELEGRAM_TEXT_LIMIT] == []
+    assert [entries[m] for m in labels if len(entries.get(m, "")) > BUTTON_LABEL_LIMIT] == []
+
+
+def test_kazakh_uses_kazakh_letters_and_no_latin_look_alikes() -> None:
+    entries = [str(m.string) for m in catalog("kk") if m.id and m.string]
+    mixed = [word for text in entries for word in LATIN_IN_CYRILLIC.findall(text)]
+    assert mixed == []
+    with_kazakh = [text for text in entries if KAZAKH_LETTERS & set(text)]
+    assert len(with_kazakh) > len(entries) // 2
+
+
+def test_russian_is_cyrillic() -> None:
+    entries = [str(m.string) for m in catalog("ru") if m.id and m.string]
+    mixed = [word for text in entries for word in LATIN_IN_CYRILLIC.findall(text)]
+    assert mixed == []
+    assert not [
+        text for text in entries if KAZAKH_LETTERS & set(text) and "Азат" not in text and "Қазақ" not in text
+    ]
+
+
+def test_start_up_refuses_a_catalog_missing_a_questionnaire_text(tmp_path: object) -> None:
+    """A missing translation stops start-up with a message naming it."""
+    import shutil
+    from pathlib import Path
+
+    target = Path(str(tmp_path)) / "locales"
+    shutil.copytree(LOCALES_DIR, target)
+    path = catalog_path("kk", target)
+    text = path.read_text(encoding="utf-8")
+    start = text.index('msgid "What is your gender?"')
+    end = text.index("msgstr", start)
+    line_end = text.index("\n", end)
+    path.write_text(text[:end] + 'msgstr ""' + text[line_end:], encoding="utf-8")
+    i18n = I18n.load(target)
+    with pytest.raises(MissingTranslationError, match=r"kk.*What is your gender"):
+        i18n.require(load_questionnaire().msgids())
