@@ -91,8 +91,9 @@ def stats_lines(labels: Labels, figures: Overview, min_cell: int) -> list[str]:
     """The /stats report, one line per list entry (HTML)."""
     _, lang = labels._, labels.language
     rate = figures.completed / figures.eligible if figures.eligible else 0.0
+    title = _("Survey statistics")
     lines = [
-        f"<b>{escape(_('Survey statistics'))}</b>",
+        f"<b>{escape(title)}</b>",
         escape(_("Started: {count}", count=number(figures.started, lang))),
     ]
     for status in (

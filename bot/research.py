@@ -53,7 +53,8 @@ def _usage(labels: Labels, command: str) -> str:
         usage = _("Usage: /chart ROW [COLUMN], for example /chart stance or /chart stance age.")
     else:
         usage = _("Usage: /crosstab ROW COLUMN, for example /crosstab stance age.")
-    return f"{usage}\n{_('Variables: {names}.', names=', '.join(VARIABLES))}"
+    names = _("Variables: {names}.", names=", ".join(VARIABLES))
+    return f"{usage}\n{names}"
 
 
 def _variables(args: list[str], allowed: tuple[int, ...]) -> list[str] | None:

@@ -69,7 +69,7 @@ async def count(session: AsyncSession, scope: Scope = COMPLETED) -> int:
 async def status_counts(session: AsyncSession, scope: Scope = EVERY_RESPONSE) -> dict[ResponseStatus, int]:
     """Responses by status (every status present, zeros included)."""
     statement = select(Response.status, func.count()).where(*scope.conditions()).group_by(Response.status)
-    found = dict((await session.execute(statement)).tuples().all())
+    found = {status: int(n) for status, n in (await session.execute(statement)).all()}
     return {status: found.get(status, 0) for status in ResponseStatus}
 
 

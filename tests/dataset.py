@@ -1,0 +1,102 @@
+"""A small known dataset, stored through db.repo as the conversation stores answers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from db import repo
+from db.engine import session_factory
+from db.models import Respondent, Response, ResponseStatus
+from survey.flow import AnswerValue
+
+NOW = datetime(2026, 3, 20, 12, 0, tzinfo=UTC)  # 17:00 in Almaty
+
+
+@dataclass(frozen=True)
+class Person:
+    """One synthetic response: when, in which language, and its answers."""
+
+    age: int | None
+    stance: str
+    main_source: str | None = "ru_tv"
+    sources: tuple[str, ...] = ("ru_tv",)
+    neutrality: str = "support"
+    city: str = "almaty"
+    gender: str = "female"
+    language: str = "ru"
+    started: datetime = NOW - timedelta(days=10)
+    minutes: float = 3
+    status: ResponseStatus = ResponseStatus.COMPLETE
+
+
+def _completed(stance: str, count: int, age: int, **fields: object) -> list[Person]:
+    return [Person(age=age, stance=stance, **fields) for _ in range(count)]  # type: ignore[arg-type]
+
+
+# Completed: 20. Stance: ukraine 10, peace 5, russia 4, skip 1. Age bands: 18-29: 10, 30-39: 6, 55+: 4.
+COMPLETED = [
+    *_completed("ukraine", 8, 25, sources=("telegram", "social"), main_source="telegram", language="kk"),
+    *_completed("ukraine", 2, 35, sources=("intl",), main_source="intl", neutrality="more_ukraine"),
+    *_completed("peace", 2, 22, city="shymkent", gender="male", started=NOW - timedelta(hours=2)),
+    *_completed("peace", 3, 33, sources=("none",), main_source=None, started=NOW - timedelta(days=3)),
+    *_completed("russia", 4, 61, neutrality="more_russia", minutes=10),
+    *_completed("skip", 1, 31, neutrality="skip", minutes=1),
+]
+OTHERS = [
+    Person(age=40, stance="unsure", status=ResponseStatus.IN_PROGRESS, started=NOW - timedelta(hours=1)),
+    Person(age=50, stance="peace", status=ResponseStatus.CANCELLED),
+    Person(age=None, stance="", status=ResponseStatus.SCREENED_OUT, started=NOW - timedelta(days=2)),
+]
+DATASET = COMPLETED + OTHERS
+
+
+def answers_of(person: Person) -> dict[str, AnswerValue]:
+    """The answers stored for a person (none for one screened out)."""
+    if person.status is ResponseStatus.SCREENED_OUT:
+        return {}
+    answers = {
+        "age": AnswerValue(number=person.age),
+        "gender": AnswerValue(option=person.gender),
+        "city": AnswerValue(option=person.city),
+        "sources": AnswerValue(choices=person.sources),
+        "stance": AnswerValue(option=person.stance),
+    }
+    if person.main_source:
+        answers["main_source"] = AnswerValue(option=person.main_source)
+    if person.status is ResponseStatus.COMPLETE:
+        answers["neutrality"] = AnswerValue(option=person.neutrality)
+        answers["relatives"] = AnswerValue(choices=("russia", "ukraine"))
+        answers["comment"] = AnswerValue(text="Соғыс тоқтасын, мир")
+    return answers
+
+
+async def seed(engine: AsyncEngine, people: list[Person] = DATASET) -> None:
+    """Store every person's response and answers, as the conversation would."""
+    sessions = session_factory(engine)
+    async with sessions.begin() as session:
+        for number, person in enumerate(people):
+            respondent = Respondent(
+                pseudonym=f"seed-pseudonym-{number:04d}",
+                language=person.language,
+                consented_at=person.started,
+                created_at=person.started,
+            )
+            complete = person.status is ResponseStatus.COMPLETE
+            response = Response(
+                respondent=respondent,
+                questionnaire_version=1,
+                language=person.language,
+                status=person.status,
+                started_at=person.started,
+                completed_at=person.started + timedelta(minutes=person.minutes) if complete else None,
+                option_order={"stance": ["ukraine", "russia", "peace", "unsure", "skip"]},
+                step=12,
+                pending={},
+            )
+            session.add_all([respondent, response])
+            await session.flush()
+            for question, value in answers_of(person).items():
+                await repo.save_answer(session, response.id, question, value, person.started)
