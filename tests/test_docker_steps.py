@@ -47,11 +47,17 @@ def test_install_compiles_the_catalogs(installed: Path) -> None:
 def test_start_migrates_and_the_health_check_passes(installed: Path, tmp_path: Path) -> None:
     python = str(installed / "bin/python")
     env = _env(tmp_path)
-    unhealthy = subprocess.run([python, "-m", "bot", "health"], env=env, cwd=tmp_path, capture_output=True, text=True)
-    assert unhealthy.returncode == 1 and unhealthy.stdout == "" and "revision" in unhealthy.stderr
-    migrated = subprocess.run([python, "-m", "bot", "migrate"], env=env, cwd=tmp_path, capture_output=True, text=True)
+    unhealthy = subprocess.run(
+        [python, "-m", "bot", "health"], env=env, cwd=tmp_path, capture_output=True, text=True
+    )
+    assert unhealthy.returncode == 1 and unhealthy.stderr.startswith("unhealthy: ")
+    migrated = subprocess.run(
+        [python, "-m", "bot", "migrate"], env=env, cwd=tmp_path, capture_output=True, text=True
+    )
     assert migrated.returncode == 0, migrated.stderr
-    healthy = subprocess.run([python, "-m", "bot", "health"], env=env, cwd=tmp_path, capture_output=True, text=True)
+    healthy = subprocess.run(
+        [python, "-m", "bot", "health"], env=env, cwd=tmp_path, capture_output=True, text=True
+    )
     assert healthy.returncode == 0, healthy.stderr
 
 
