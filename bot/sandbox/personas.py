@@ -40,7 +40,11 @@ AGE_IN_WORDS = {"ru": "двадцать пять", "kk": "жиырма бес"}
 YEARS = {"ru": "{age} лет", "kk": "{age} жаста"}
 NOT_A_BUTTON = {"ru": "не знаю", "kk": "білмеймін"}
 COMMENTS = {
-    "ru": ("Хочу, чтобы война скорее закончилась.", "Спасибо за опрос.", "Жалко простых людей с обеих сторон."),
+    "ru": (
+        "Хочу, чтобы война скорее закончилась.",
+        "Спасибо за опрос.",
+        "Жалко простых людей с обеих сторон.",
+    ),
     "kk": ("Соғыс тезірек тоқтасын.", "Сауалнамаға рахмет.", "Екі жақтағы қарапайым адамдарға обал."),
 }
 
@@ -140,12 +144,16 @@ def _main_source(rng: random.Random, sources: list[str], age: int) -> str:
     return _pick(rng, {code: weight[code] for code in sources})
 
 
-def _stance(rng: random.Random, age: int, urban: bool, sources: list[str], main: str | None, kin: list[str]) -> str:
+def _stance(
+    rng: random.Random, age: int, urban: bool, sources: list[str], main: str | None, kin: list[str]
+) -> str:
     years = age - 40
     russia = -1.2 + 0.045 * years + (1.8 if main == "ru_tv" else 0.5 if "ru_tv" in sources else 0.0)
     ukraine = 0.2 - 0.035 * years + (0.7 if main in ("intl", "telegram", "social") else 0.0)
     ukraine += (0.4 if urban else 0.0) + (0.8 if "ukraine" in kin else 0.0)
-    return _softmax_pick(rng, {"russia": russia, "ukraine": ukraine, "peace": 0.6, "unsure": -0.2, SKIP: -2.5})
+    return _softmax_pick(
+        rng, {"russia": russia, "ukraine": ukraine, "peace": 0.6, "unsure": -0.2, SKIP: -2.5}
+    )
 
 
 NEUTRALITY = {
@@ -164,7 +172,9 @@ def make_persona(rng: random.Random) -> Persona:
         ["ru", "kk", "en", None], [0.7, 0.05, 0.15, 0.1] if language == "ru" else [0.35, 0.45, 0.1, 0.1]
     )[0]
     ending = Ending(_pick(rng, {e.value: p for e, p in ENDING_RATES.items()}))
-    age = rng.randint(14, 17) if ending is Ending.UNDER_AGE else min(99, 18 + int(rng.gammavariate(2.0, 11.0)))
+    age = (
+        rng.randint(14, 17) if ending is Ending.UNDER_AGE else min(99, 18 + int(rng.gammavariate(2.0, 11.0)))
+    )
     city = _pick(rng, CITIES)
     urban = city in BIG_CITIES
     answers: dict[str, object] = {

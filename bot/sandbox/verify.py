@@ -86,7 +86,9 @@ async def check_database(
     return check
 
 
-async def _check_one(session: AsyncSession, key: str, outcome: Outcome, questionnaire: Questionnaire) -> list[str]:
+async def _check_one(
+    session: AsyncSession, key: str, outcome: Outcome, questionnaire: Questionnaire
+) -> list[str]:
     who = f"respondent {outcome.user_id} ({outcome.status})"
     if outcome.error:
         return [f"{who}: {outcome.error}"]
@@ -98,11 +100,7 @@ async def _check_one(session: AsyncSession, key: str, outcome: Outcome, question
         return [] if respondent is None else [f"{who}: still stored"]
     if respondent is None:
         return [f"{who}: not stored"]
-    responses = (
-        await session.scalars(
-            select(Response).where(Response.respondent_id == respondent.id)
-        )
-    ).all()
+    responses = (await session.scalars(select(Response).where(Response.respondent_id == respondent.id))).all()
     if len(responses) != 1 or responses[0].status is not status:
         return [f"{who}: responses {[r.status.value for r in responses]}, expected one {status.value}"]
     stored = await repo.load_answers(session, responses[0].id)
