@@ -52,7 +52,6 @@ JSON_PARAMETERS = frozenset(
 BOOLEAN_PARAMETERS = frozenset(
     {"show_alert", "disable_notification", "protect_content", "drop_pending_updates"}
 )
-UPDATE_KINDS = ("message", "edited_message", "callback_query", "channel_post", "my_chat_member")
 FIRST_USER_ID = 900_000_001
 
 

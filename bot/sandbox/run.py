@@ -92,7 +92,7 @@ async def researcher_session(client: ControlClient, folder: Path, out: Writer) -
         messages = chat.after(reply.message_id)
         if not messages:
             out.write("(no reply)\n\n")
-        saved += await save_messages(client, RESEARCHER_ID, messages, folder, f"chart_{_slug(command)}", out)
+        saved += await save_messages(client, RESEARCHER_ID, messages, folder, _slug(command), out)
     return saved
 
 
