@@ -244,6 +244,9 @@ class EmulatorServer:
                 result = self.emulator.call(method, params, files or None)
         except ApiError as error:
             return web.json_response(error.payload(), status=error.code)
+        except (KeyError, ValueError, TypeError) as exc:
+            error = ApiError(400, f"Bad Request: invalid or missing parameter: {exc}")
+            return web.json_response(error.payload(), status=error.code)
         return web.json_response({"ok": True, "result": result})
 
     @staticmethod
