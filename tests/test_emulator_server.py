@@ -65,6 +65,8 @@ async def test_answers_are_telegrams_envelope(server: EmulatorServer, http: Clie
     )
     status, body = await api(http, server, "noSuchMethod")
     assert (status, body["ok"], body["error_code"]) == (404, False, 404)
+    status, body = await api(http, server, "sendMessage", data={"text": "no chat"})
+    assert (status, body["ok"], body["error_code"]) == (400, False, 400)
 
 
 async def test_message_ids_are_per_chat_and_edits_fail_as_in_telegram(

@@ -8,7 +8,6 @@ from typing import Any
 from aiohttp import ClientSession, ClientTimeout, TCPConnector
 
 DEFAULT_TIMEOUT = 10.0
-HTTP_SLACK = 5.0
 
 
 class ControlRefused(Exception):

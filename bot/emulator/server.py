@@ -52,7 +52,6 @@ JSON_PARAMETERS = frozenset(
 BOOLEAN_PARAMETERS = frozenset(
     {"show_alert", "disable_notification", "protect_content", "drop_pending_updates"}
 )
-UPDATE_KINDS = ("message", "edited_message", "callback_query", "channel_post", "my_chat_member")
 FIRST_USER_ID = 900_000_001
 
 
@@ -244,6 +243,9 @@ class EmulatorServer:
             else:
                 result = self.emulator.call(method, params, files or None)
         except ApiError as error:
+            return web.json_response(error.payload(), status=error.code)
+        except (KeyError, ValueError, TypeError) as exc:
+            error = ApiError(400, f"Bad Request: invalid or missing parameter: {exc}")
             return web.json_response(error.payload(), status=error.code)
         return web.json_response({"ok": True, "result": result})
 

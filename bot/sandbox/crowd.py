@@ -215,7 +215,7 @@ class Respondent:
             assert screen.question is not None
             if persona.abandon_at == screen.question.id:
                 return Ending.ABANDON.value
-            await self._question(screen)
+            return await self._question(screen)
         return None
 
     async def _mistake(self, question_id: str) -> bool:
@@ -238,16 +238,21 @@ class Respondent:
             await self.send("/start")
         return True
 
-    async def _question(self, screen: Screen) -> None:
+    async def _question(self, screen: Screen) -> str | None:
+        """Answer the question on screen; a status if that answer ends the visit (under 18)."""
         question = screen.question
         assert question is not None and self.chat is not None and self.chat.keyboard is not None
         if await self._mistake(question.id):
-            return
+            return None
         message, language = self.chat.keyboard, screen.language
         value = self.persona.answers.get(question.id, SKIP)
         double = self.mistakes.pop(Mistake.DOUBLE_TAP, None) == question.id
         if question.kind is QuestionKind.INTEGER:
-            await self.send(self._age_text())
+            typed = self._age_text()
+            await self.send(typed)
+            if typed == str(self.persona.age) and self.persona.ending is Ending.UNDER_AGE:
+                self._answer()
+                return Ending.UNDER_AGE.value
         elif question.kind is QuestionKind.TEXT:
             if value == SKIP:
                 await self.press(self.reader.option_on(message, question, SKIP, language))
@@ -266,6 +271,7 @@ class Respondent:
                 assert self.chat.keyboard is not None
                 await self.press(self.reader.button_on(self.chat.keyboard, "Done", language))
         self._answer()
+        return None
 
     def _age_text(self) -> str:
         """What the persona types for age: a mistake first, if planned, then the number."""

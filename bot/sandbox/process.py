@@ -67,6 +67,8 @@ class BotProcess:
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
+        """Start the process in `cwd` (created if missing), appending its output to the log."""
+        self.cwd.mkdir(parents=True, exist_ok=True)
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
@@ -134,7 +136,6 @@ async def sandbox(
     connections: int = 100,
 ) -> AsyncIterator[Sandbox]:
     """Start the emulator and the bot process on it; stop both (bot first) however the block ends."""
-    folder.mkdir(parents=True, exist_ok=True)
     server = EmulatorServer(BotApiEmulator(SANDBOX_TOKEN, username="survey_sandbox_bot"))
     server.emulator.record_calls = False
     url = await server.start()
@@ -155,7 +156,7 @@ async def sandbox(
         }
     values |= dict(settings or {})
     server.emulator.open_chat(DIGEST_CHANNEL_ID, "channel", "Survey digest (sandbox)")
-    bot = BotProcess(bot_environment(values), folder / log_name, folder.resolve(), command)
+    bot = BotProcess(bot_environment(values), folder / log_name, folder, command)
     try:
         async with ControlClient(url, connections) as client:
             bot.start()

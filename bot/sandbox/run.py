@@ -47,7 +47,8 @@ class Writer(Protocol):
 
 
 def database_url(folder: Path, name: str = DATABASE_FILE) -> str:
-    """A fresh SQLite file in `folder` (an earlier run's file is removed)."""
+    """A fresh SQLite file in `folder` (an earlier run's file is removed; the folder is made)."""
+    folder.mkdir(parents=True, exist_ok=True)
     path = (folder / name).resolve()
     for suffix in ("", "-wal", "-shm", "-journal"):
         path.with_name(path.name + suffix).unlink(missing_ok=True)
@@ -91,7 +92,7 @@ async def researcher_session(client: ControlClient, folder: Path, out: Writer) -
         messages = chat.after(reply.message_id)
         if not messages:
             out.write("(no reply)\n\n")
-        saved += await save_messages(client, RESEARCHER_ID, messages, folder, f"chart_{_slug(command)}", out)
+        saved += await save_messages(client, RESEARCHER_ID, messages, folder, _slug(command), out)
     return saved
 
 
@@ -141,7 +142,6 @@ async def sandbox_run(
     respondents: int, seed: int, folder: Path, digest_wait: float, out: Writer
 ) -> SandboxResult:
     """The whole sandbox: crowd, database check, researchers' view, channel's view."""
-    folder.mkdir(parents=True, exist_ok=True)
     settings = {"digest_schedule": EVERY_MINUTE} if digest_wait > 0 else {}
     questionnaire = load_questionnaire()
     reader = Reader(I18n.load(), questionnaire)
