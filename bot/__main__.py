@@ -1,4 +1,7 @@
-"""Command line: `python -m bot [run]` starts the bot; other subcommands are tools around it."""
+"""Command line: `python -m bot [run]` starts the bot; other subcommands are tools around it.
+
+With no subcommand, the bot runs when a token is configured; without one, the sandbox runs.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +10,7 @@ import asyncio
 import logging
 import sys
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from bot.config import ConfigError, Settings, load_settings
 from bot.i18n import LANGUAGES, MissingCatalogError, MissingTranslationError
@@ -15,6 +19,7 @@ from survey.model import QuestionnaireError
 
 log = logging.getLogger("bot")
 EXPORT_FORMATS = ("csv", "xlsx", "sav")
+WEBHOOK_LISTEN = "0.0.0.0"
 
 
 async def prepare_database(settings: Settings) -> None:
@@ -38,12 +43,25 @@ async def prepare_database(settings: Settings) -> None:
 
 
 def run(settings: Settings) -> None:
-    """Start the bot with long polling."""
+    """Start the bot: long polling, or a webhook server when WEBHOOK_URL is set."""
     from bot.app import ALLOWED_UPDATES, build_application
 
     settings.require("bot_token", "pseudonym_key")
+    if settings.webhook_url:
+        settings.require("webhook_secret")
     asyncio.run(prepare_database(settings))
     application = build_application(settings)
+    if settings.webhook_url and settings.webhook_secret:
+        log.info("event=starting mode=webhook port=%s", settings.webhook_port)
+        application.run_webhook(
+            listen=WEBHOOK_LISTEN,
+            port=settings.webhook_port,
+            url_path=urlsplit(settings.webhook_url).path.lstrip("/"),
+            webhook_url=settings.webhook_url,
+            secret_token=settings.webhook_secret.get_secret_value(),
+            allowed_updates=ALLOWED_UPDATES,
+        )
+        return
     log.info("event=starting mode=polling")
     application.run_polling(allowed_updates=ALLOWED_UPDATES)
 
@@ -71,24 +89,81 @@ async def export_dataset(settings: Settings, file_format: str, out: Path, langua
     return [out, codebook]
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Entry point; configuration problems print one line and exit with status 2."""
+def health(settings: Settings) -> int:
+    """The container's health check: 0 when healthy, else 1 with the reason on stderr."""
+    from bot.health import UnhealthyError, check
+
+    try:
+        asyncio.run(check(settings))
+    except UnhealthyError as error:
+        print(f"unhealthy: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bot", description=__doc__)
     sub = parser.add_subparsers(dest="command")
-    sub.add_parser("run", help="run the bot (the default)")
+    sub.add_parser("run", help="run the bot (the default when BOT_TOKEN is set)")
+    sandbox = sub.add_parser(
+        "sandbox", help="the bot on an emulated Telegram with a simulated crowd (default without BOT_TOKEN)"
+    )
+    sandbox.add_argument("--respondents", type=int, default=200, help="size of the crowd (default 200)")
+    sandbox.add_argument("--seed", type=int, default=2022, help="seed of the crowd's answers")
+    sandbox.add_argument("--out", default="sandbox", help="folder for the database, charts and exports")
+    sandbox.add_argument(
+        "--digest-wait", type=float, default=75.0, help="seconds to wait for the scheduled digest (0: don't)"
+    )
+    chat = sub.add_parser("chat", help="talk to the bot in this terminal, through the local emulator")
+    chat.add_argument("--language", default="ru", help="your Telegram app's language (kk, ru, en...)")
+    chat.add_argument("--out", default="sandbox", help="folder for the chat's database and bot log")
+    emulator = sub.add_parser("emulator", help="serve the local Bot API emulator alone")
+    emulator.add_argument("--port", type=int, default=8081)
+    emulator.add_argument("--token", default=None, help="the bot token it accepts")
     exporting = sub.add_parser("export", help="write the dataset and its codebook (needs only DATABASE_URL)")
     exporting.add_argument("--format", choices=EXPORT_FORMATS, required=True, dest="file_format")
     exporting.add_argument("--out", type=Path, required=True, help="the file to write")
     exporting.add_argument("--language", choices=LANGUAGES, help="language of the labels (DEFAULT_LANGUAGE)")
-    args = parser.parse_args(argv)
+    sub.add_parser("migrate", help="bring the database schema to the newest revision")
+    sub.add_parser("health", help="exit 0 when the database answers at the newest revision, else 1")
+    sub.add_parser("compile-catalogs", help="write the compiled .mo beside each locales/ catalog")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point; configuration problems print one line and exit with status 2."""
+    args = _parser().parse_args(argv)
     configure_logging()
     try:
         settings = load_settings()
-        if args.command in (None, "run"):
+        command = args.command or ("run" if settings.bot_token else "sandbox")
+        if command == "run":
             run(settings)
-        elif args.command == "export":
+        elif command == "sandbox":
+            from bot.sandbox.run import run_sandbox
+
+            args = args if args.command else _parser().parse_args(["sandbox"])
+            return run_sandbox(args.respondents, args.seed, args.out, args.digest_wait)
+        elif command == "chat":
+            from bot.sandbox.chat import run_chat
+
+            return run_chat(args.language, args.out)
+        elif command == "emulator":
+            from bot.emulator.server import serve
+
+            serve(args.port, args.token)
+        elif command == "export":
             language = args.language or settings.default_language
             for path in asyncio.run(export_dataset(settings, args.file_format, args.out, language)):
+                print(path)
+        elif command == "migrate":
+            asyncio.run(prepare_database(settings))
+        elif command == "health":
+            return health(settings)
+        elif command == "compile-catalogs":
+            from bot.i18n import compile_catalogs
+
+            for path in compile_catalogs():
                 print(path)
     except (ConfigError, QuestionnaireError, MissingCatalogError, MissingTranslationError) as error:
         print(error, file=sys.stderr)

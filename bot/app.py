@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 
 from telegram import BotCommand, Update
 from telegram.ext import (
+    AIORateLimiter,
     Application,
     ApplicationBuilder,
     CallbackQueryHandler,
@@ -21,6 +22,7 @@ from telegram.request import BaseRequest
 
 from bot import digest, handlers, research
 from bot.callbacks import Action
+from bot.concurrency import PerUserUpdateProcessor
 from bot.config import Settings
 from bot.i18n import LANGUAGES, N_, I18n
 from bot.services import Services, utc_now
@@ -40,6 +42,8 @@ COMMAND_DESCRIPTIONS = {
 }
 UPDATE_ID_RETENTION = timedelta(days=2)
 DIGEST_JOB = "digest"
+FLOOD_RETRIES = 5
+"""How often one Bot API call is retried after Telegram's "retry after" (the wait is Telegram's)."""
 LANGUAGE_BUTTON = rf"^{Action.LANGUAGE.value}:"
 
 
@@ -99,6 +103,8 @@ def build_application(
         .base_file_url(f"{settings.bot_api_url}/file/bot")
         .post_init(_post_init)
         .post_shutdown(_post_shutdown)
+        .concurrent_updates(PerUserUpdateProcessor())
+        .rate_limiter(AIORateLimiter(max_retries=FLOOD_RETRIES))
     )
     if request is not None:
         builder = builder.request(request).get_updates_request(request)
@@ -119,6 +125,7 @@ def build_application(
     application.add_handler(CommandHandler("crosstab", research.crosstab, filters=researcher))
     application.add_handler(CommandHandler("chart", research.chart, filters=researcher))
     application.add_handler(CommandHandler("export", research.export_files, filters=researcher))
+    application.add_handler(CommandHandler("digest_preview", digest.preview, filters=researcher))
     application.add_handler(MessageHandler(private & filters.COMMAND, handlers.unknown_command))
     application.add_handler(MessageHandler(private & filters.TEXT, handlers.text))
     application.add_handler(MessageHandler(private, handlers.non_text))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -9,6 +10,7 @@ from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///data/survey.sqlite3"
+WEBHOOK_SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")
 SUPPORTED_DATABASES = ("sqlite+aiosqlite", "postgresql+asyncpg")
 
 
@@ -37,6 +39,9 @@ class Settings(BaseSettings):
     min_cell: int = Field(default=10, ge=1)
     default_language: Literal["kk", "ru"] = "ru"
     bot_api_url: str = "https://api.telegram.org"
+    webhook_url: str | None = None
+    webhook_port: int = Field(default=8443, ge=1, le=65535)
+    webhook_secret: SecretStr | None = None
 
     @field_validator("researcher_ids", mode="before")
     @classmethod
@@ -70,6 +75,13 @@ class Settings(BaseSettings):
             raise ValueError(f"expected a URL starting with one of {', '.join(SUPPORTED_DATABASES)}")
         return value
 
+    @field_validator("webhook_secret")
+    @classmethod
+    def _secret_token(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not WEBHOOK_SECRET.fullmatch(value.get_secret_value()):
+            raise ValueError("expected 1 to 256 characters A-Z, a-z, 0-9, _ or -")
+        return value
+
     @field_validator("timezone")
     @classmethod
     def _known_timezone(cls, value: str) -> str:
@@ -92,9 +104,11 @@ class Settings(BaseSettings):
             raise ValueError(f"not a cron expression ({exc})") from exc
         return value
 
-    @field_validator("bot_api_url")
+    @field_validator("bot_api_url", "webhook_url")
     @classmethod
-    def _url(cls, value: str) -> str:
+    def _url(cls, value: str | None) -> str | None:
+        if not value:
+            return None
         if not value.startswith(("http://", "https://")):
             raise ValueError(f"expected an http(s) URL, got {value!r}")
         return value.rstrip("/")

@@ -12,10 +12,12 @@ from io import BytesIO
 from zoneinfo import ZoneInfo
 
 from apscheduler.triggers.cron import CronTrigger
-from telegram import Bot
+from telegram import Bot, Update
 from telegram.constants import MessageLimit, ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter
+from telegram.ext import ContextTypes
 
+from bot.handlers import services_of
 from bot.i18n import N_, Translator
 from bot.services import Services
 from db import digests, stats
@@ -35,6 +37,7 @@ STANCE_WORDS = {
     "russia": N_("Russia is right"),
     "peace": N_("for peace, no side"),
 }
+CHART_TITLE = N_("Views of the war by age (n = {n})")
 CLAIM_LEASE = timedelta(minutes=2)
 NETWORK_RETRIES = 5
 FLOOD_RETRIES = 3
@@ -225,7 +228,7 @@ def chart(services: Services, figures: Figures) -> bytes | None:
     axes.set_xlim(0, 100)
     axes.set_xlabel("%")
     axes.invert_yaxis()
-    axes.set_title(_("Views of the war by age (n = {n})", n=figures.total))
+    axes.set_title(_(CHART_TITLE, n=figures.total))
     axes.legend(loc="lower right", fontsize="small")
     figure.tight_layout()
     buffer = BytesIO()
@@ -275,6 +278,22 @@ async def send(bot: Bot, chat_id: int, messages: list[str], image: bytes | None,
     return first
 
 
+def render(services: Services, figures: Figures, bot_username: str) -> tuple[list[str], bytes | None, str]:
+    """The digest's messages, chart and chart caption."""
+    messages = compose(services, figures, f"https://t.me/{bot_username}")
+    languages = services.settings.digest_languages
+    caption = " / ".join(services.i18n.gettext(lang, CHART_TITLE, n=figures.total) for lang in languages)
+    return messages, chart(services, figures), caption
+
+
+async def preview(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/digest_preview: the digest as the channel would get it, sent privately; no period is claimed."""
+    assert update.effective_chat is not None
+    services = services_of(context)
+    figures = await gather(services, services.clock())
+    await send(context.bot, update.effective_chat.id, *render(services, figures, context.bot.username))
+
+
 async def publish_due(services: Services, bot: Bot) -> DigestStatus | None:
     """Post the digest of the latest scheduled time, if it is within the grace window."""
     due = latest_due(services, services.clock())
@@ -293,14 +312,8 @@ async def publish(services: Services, bot: Bot, due: datetime) -> DigestStatus |
         log.info("event=digest_skipped period=%s reason=already_claimed", key)
         return None
     figures = await gather(services, now)
-    link = f"https://t.me/{bot.username}"
-    caption = " / ".join(
-        services.i18n.gettext(lang, "Views of the war by age") for lang in services.settings.digest_languages
-    )
     try:
-        message_id = await send(
-            bot, chat_id, compose(services, figures, link), chart(services, figures), caption
-        )
+        message_id = await send(bot, chat_id, *render(services, figures, bot.username))
     except DigestChannelError as error:
         await _record_failure(services, bot, post.id, key, error.reason)
         return DigestStatus.FAILED

@@ -20,9 +20,11 @@ from sqlalchemy import (
     MetaData,
     String,
     Text,
+    TypeDecorator,
     Uuid,
     event,
 )
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, Mapper, mapped_column, relationship
 
 from survey.analysis import STATS_CUBE, VARIABLES
@@ -39,11 +41,34 @@ CODE = String(32)
 """Question and option codes of questionnaire.md are short ASCII identifiers."""
 
 
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timezone-aware timestamp stored in UTC on every database.
+
+    PostgreSQL keeps the zone itself; SQLite stores text without one, so values are converted
+    to UTC on the way in (comparisons stay right) and marked UTC on the way out.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: the bot stores timezone-aware times only")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None or value.tzinfo is not None:
+            return value
+        return value.replace(tzinfo=UTC)
+
+
 class Base(DeclarativeBase):
     """Declarative base with the project's naming convention."""
 
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
-    type_annotation_map: ClassVar = {datetime: DateTime(timezone=True), dict[str, Any]: JSON}
+    type_annotation_map: ClassVar = {datetime: UTCDateTime(), dict[str, Any]: JSON}
 
 
 class ResponseStatus(enum.StrEnum):
@@ -140,11 +165,6 @@ class Response(Base):
     )
 
 
-def _as_utc(moment: datetime) -> datetime:
-    """SQLite hands back naive datetimes; the bot stores UTC, so naive means UTC."""
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-
-
 @event.listens_for(Response, "before_insert")
 @event.listens_for(Response, "before_update")
 def _set_duration(_mapper: Mapper[Response], _connection: object, response: Response) -> None:
@@ -152,7 +172,7 @@ def _set_duration(_mapper: Mapper[Response], _connection: object, response: Resp
     if response.completed_at is None or response.started_at is None:
         response.duration_seconds = None
     else:
-        elapsed = _as_utc(response.completed_at) - _as_utc(response.started_at)
+        elapsed = response.completed_at - response.started_at
         response.duration_seconds = round(elapsed.total_seconds())
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import os
 import random
+import subprocess
+import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -168,3 +170,21 @@ async def scalar(engine: AsyncEngine, sql: str, **params: object) -> object:
 
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def python_m_bot(
+    *args: str, cwd: Path, stdin: str | None = None, env: dict[str, str] | None = None, timeout: float = 240
+) -> subprocess.CompletedProcess[str]:
+    """Run `python -m bot ARGS` as a user would: no bot setting from this environment, only `env`."""
+    from bot.sandbox.process import SETTING_NAMES
+
+    clean = {k: v for k, v in os.environ.items() if k not in SETTING_NAMES} | {"PYTHONPATH": str(ROOT)}
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args],
+        input=stdin,
+        env=clean | (env or {}),
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )

@@ -2,13 +2,20 @@
 
 It reproduces Telegram's behaviour where bots usually trip: per-chat message ids,
 "message is not modified", "message to edit not found", length limits, malformed HTML,
-callback data over 64 bytes, and flood limits (429 with retry_after) on request.
+callback data over 64 bytes, a press on a button that is not (or no longer) there, and
+flood limits (429 with retry_after) on request: once after N messages (`flood_after`), or
+as rates per chat and overall (`limits`).
+
+Everything here is synchronous and in memory; `bot.emulator.server` puts it on HTTP.
 """
 
 from __future__ import annotations
 
 import itertools
+import json
+import math
 import time
+from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
@@ -101,7 +108,11 @@ class Message:
 
 @dataclass
 class Chat:
-    """A chat with its own message-id counter, as in Telegram."""
+    """A chat with its own message-id counter, as in Telegram.
+
+    `version` grows with every change in the chat (a message sent, edited or deleted, a
+    button press answered), so a client can wait for "anything after version V".
+    """
 
     id: int
     type: str
@@ -110,10 +121,51 @@ class Chat:
     started: bool = False
     messages: dict[int, Message] = field(default_factory=dict)
     ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+    version: int = 0
 
     def add(self, message: Message) -> Message:
         self.messages[message.message_id] = message
         return message
+
+    def newest_with_buttons(self) -> Message | None:
+        """The bot's newest message that still has an inline keyboard."""
+        for message in reversed(self.messages.values()):
+            if message.from_bot and message.buttons:
+                return message
+        return None
+
+
+@dataclass
+class RateLimit:
+    """At most `count` messages in any `seconds`-long window; more is a 429 with retry_after."""
+
+    count: int
+    seconds: float
+    sent: dict[int | None, deque[float]] = field(default_factory=dict)
+
+    def check(self, key: int | None, now: float) -> None:
+        """Record one message under `key`, or raise ApiError(429) if the window is full."""
+        window = self.sent.setdefault(key, deque())
+        while window and window[0] <= now - self.seconds:
+            window.popleft()
+        if len(window) >= self.count:
+            wait = max(1, math.ceil(window[0] + self.seconds - now))
+            raise ApiError(429, f"Too Many Requests: retry after {wait}", retry_after=wait)
+        window.append(now)
+
+
+@dataclass
+class FloodLimits:
+    """Telegram's sending limits, off unless set: per chat, and over all chats together."""
+
+    per_chat: RateLimit | None = None
+    overall: RateLimit | None = None
+
+    def check(self, chat_id: int, now: float) -> None:
+        if self.per_chat is not None:
+            self.per_chat.check(chat_id, now)
+        if self.overall is not None:
+            self.overall.check(None, now)
 
 
 @dataclass(frozen=True)
@@ -179,15 +231,21 @@ class BotApiEmulator:
             "supports_inline_queries": False,
         }
         self.calls: list[ApiCall] = []
+        self.call_counts: Counter[str] = Counter()
+        self.record_calls = True
         self.chats: dict[int, Chat] = {}
         self.callback_answers: dict[str, dict[str, Any]] = {}
         self.callback_owner: dict[str, int] = {}
+        self.callback_chat: dict[str, int] = {}
         self.flood_after: int | None = None
         self.flood_retry_after = 1
+        self.limits = FloodLimits()
+        self.monotonic: Callable[[], float] = time.monotonic
         self._sent_since_flood = 0
         self._update_ids = itertools.count(1)
         self._callback_ids = itertools.count(1)
         self.listeners: list[Callable[[ApiCall], None]] = []
+        self.observers: list[Callable[[Chat], None]] = []
         self._methods: dict[str, Callable[[dict[str, Any]], Any]] = {
             "getMe": lambda _p: self.bot_user,
             "logOut": lambda _p: True,
@@ -212,7 +270,9 @@ class BotApiEmulator:
     def call(self, method: str, params: dict[str, Any], files: dict[str, Any] | None = None) -> Any:
         """Run one Bot API method; returns its result or raises ApiError."""
         record = ApiCall(method, dict(params))
-        self.calls.append(record)
+        self.call_counts[method] += 1
+        if self.record_calls:
+            self.calls.append(record)
         for listener in self.listeners:
             listener(record)
         handler = self._methods.get(method)
@@ -233,7 +293,14 @@ class BotApiEmulator:
             raise ApiError(403, "Forbidden: bot is not a member of the channel chat")
         return chat
 
-    def _flood_check(self) -> None:
+    def _changed(self, chat: Chat) -> None:
+        """Count a change in `chat` and tell the observers (the HTTP server's waiters)."""
+        chat.version += 1
+        for observer in self.observers:
+            observer(chat)
+
+    def _flood_check(self, chat: Chat) -> None:
+        self.limits.check(chat.id, self.monotonic())
         if self.flood_after is None:
             return
         if self._sent_since_flood >= self.flood_after:
@@ -251,8 +318,6 @@ class BotApiEmulator:
         if markup is None:
             return None
         if isinstance(markup, str):
-            import json
-
             markup = json.loads(markup)
         for row in markup.get("inline_keyboard", []):
             for button in row:
@@ -313,10 +378,11 @@ class BotApiEmulator:
         parse_mode = params.get("parse_mode")
         text = self._check_text(params.get("text", ""), parse_mode, MAX_TEXT, "message text")
         markup = self._check_markup(params.get("reply_markup"))
-        self._flood_check()
+        self._flood_check(chat)
         message = chat.add(
             Message(next(chat.ids), chat.id, True, text=text, parse_mode=parse_mode, reply_markup=markup)
         )
+        self._changed(chat)
         return self._message_dict(message)
 
     def _send_media(self, params: dict[str, Any], kind: str) -> dict[str, Any]:
@@ -333,7 +399,7 @@ class BotApiEmulator:
         part = files.get(attached[9:]) if attached.startswith("attach://") else files.get(kind)
         if part is not None:
             name, content = part[0], part[1]
-        self._flood_check()
+        self._flood_check(chat)
         message = chat.add(
             Message(
                 next(chat.ids),
@@ -347,6 +413,7 @@ class BotApiEmulator:
                 file_name=name,
             )
         )
+        self._changed(chat)
         return self._message_dict(message)
 
     def _send_photo(self, params: dict[str, Any]) -> dict[str, Any]:
@@ -373,6 +440,7 @@ class BotApiEmulator:
             )
         for key, value in changes.items():
             setattr(message, key, value)
+        self._changed(self.chats[message.chat_id])
         return self._message_dict(message)
 
     def _edit_text(self, params: dict[str, Any]) -> dict[str, Any]:
@@ -399,6 +467,7 @@ class BotApiEmulator:
         chat = self._chat(params.get("chat_id"))
         if chat.messages.pop(int(params.get("message_id", 0)), None) is None:
             raise ApiError(400, "Bad Request: message to delete not found")
+        self._changed(chat)
         return True
 
     def _answer_callback(self, params: dict[str, Any]) -> bool:
@@ -415,6 +484,9 @@ class BotApiEmulator:
             "text": params.get("text"),
             "show_alert": params.get("show_alert", False),
         }
+        chat = self.chats.get(self.callback_chat.get(query_id, 0))
+        if chat is not None:
+            self._changed(chat)
         return True
 
     # ---- the users' side ------------------------------------------------------------------
@@ -439,6 +511,7 @@ class BotApiEmulator:
         if isinstance(data.get("text"), str) and data["text"].startswith("/"):
             command = data["text"].split()[0]
             data["entities"] = [{"type": "bot_command", "offset": 0, "length": _utf16_len(command)}]
+        self._changed(chat)
         return {"update_id": next(self._update_ids), "message": data}
 
     def edited_message(self, user: dict[str, Any], message_id: int, text: str) -> dict[str, Any]:
@@ -454,6 +527,7 @@ class BotApiEmulator:
         query_id = str(next(self._callback_ids))
         self.callback_answers[query_id] = {}
         self.callback_owner[query_id] = int(user["id"])
+        self.callback_chat[query_id] = message.chat_id
         return {
             "update_id": next(self._update_ids),
             "callback_query": {

@@ -1,0 +1,255 @@
+"""Speed of the survey bot over HTTP through the local emulator, against a no-op bot as the ceiling.
+
+    .venv/bin/python bench/survey_speed.py            # full run: both databases, 1/20/100, memory at 10,000
+    .venv/bin/python bench/survey_speed.py --quick    # a smaller, faster run
+
+For each database (SQLite file; PostgreSQL in a throwaway database this script creates and
+drops) the real bot runs as a separate process (`python -m bot run`, as in production, only
+BOT_API_URL points at the emulator), and 1, 20 and 100 simulated respondents take the survey
+at once, each one the same 14 actions (4 typed, 10 button presses), each waiting for the bot's
+reply before the next: for a typed message, the bot's next message; for a press, the bot's
+answer to the press (the bot's last call of the turn). "answers/s" counts those actions; p50 and
+p99 are over the times from sending an action to that reply. The ceiling is the same run
+against bench/noop_bot.py (a PTB bot that answers every update with one message); the ratio
+is bot / ceiling. "bot CPU" is the bot process's CPU time (user + system) per answer.
+
+Memory: the bot process's resident set size (VmRSS) is read after a warm-up of 200 respondents
+and again after 10,000 more respondents (100 at a time) started the survey and consented, so
+that each has a response in progress; the growth divided by 10,000 is the memory per
+in-progress respondent. RSS is what the operating system charges the process, so anything the
+bot keeps per respondent (PTB's per-user data, caches, the SQLite page cache) shows up in it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bot.emulator.client import ControlClient  # noqa: E402
+from bot.i18n import I18n  # noqa: E402
+from bot.sandbox.process import Sandbox, sandbox  # noqa: E402
+
+PG_ADMIN_URL = os.environ.get("BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+NOOP_COMMAND = (str(ROOT / "bench" / "noop_bot.py"),)
+LEVELS = (1, 20, 100)
+SURVEYS = {1: 10, 20: 60, 100: 200}
+QUICK_SURVEYS = {1: 4, 20: 20, 100: 100}
+MEMORY_RESPONDENTS = 10_000
+MEMORY_WARMUP = 200
+REPLY_TIMEOUT = 60.0
+TICKS = os.sysconf("SC_CLK_TCK")
+PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+def survey_script() -> list[tuple[str, str]]:
+    """The 14 actions of one straight pass through the survey, in Russian."""
+    _ = I18n.load().translator("ru")
+    press = [
+        "I agree",
+        None,
+        "Male",
+        "Almaty",
+        "Telegram channels",
+        "International media (BBC, Azattyq, DW and the like)",
+        "Done",
+        "Telegram channels",
+        "Ukraine is the victim of aggression",
+        "It is the right course",
+        "None of these",
+        "Done",
+    ]
+    script = [("send", "/start")]
+    script += [("press", _(label)) if label else ("send", "34") for label in press]
+    return [*script, ("send", "Хочу мира.")]
+
+
+NOOP_SCRIPT = [(kind, "next" if kind == "press" else text) for kind, text in survey_script()]
+
+
+@dataclass
+class Run:
+    """One measured run: how many actions, how long, and each action's reply time."""
+
+    concurrency: int
+    actions: int
+    seconds: float
+    latencies: list[float]
+    cpu_seconds: float
+
+    @property
+    def rate(self) -> float:
+        return self.actions / self.seconds
+
+    def percentile(self, p: float) -> float:
+        ordered = sorted(self.latencies)
+        return ordered[min(len(ordered) - 1, int(p * len(ordered)))] * 1000
+
+    @property
+    def cpu_ms(self) -> float:
+        return self.cpu_seconds / self.actions * 1000
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS
+
+
+def rss_bytes(pid: int) -> int:
+    """Resident set size of a process now."""
+    return int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * PAGE
+
+
+async def act(client: ControlClient, user_id: int, kind: str, text: str) -> None:
+    if kind == "send":
+        reply = await client.send(user_id, text, within=REPLY_TIMEOUT, limit=0)
+    else:
+        reply = await client.press(user_id, text, within=REPLY_TIMEOUT, limit=0)
+    if reply.timed_out:
+        raise RuntimeError(f"no reply to {kind} {text!r} within {REPLY_TIMEOUT} s")
+
+
+async def drive(box: Sandbox, script: Sequence[tuple[str, str]], concurrency: int, surveys: int) -> Run:
+    """`concurrency` respondents at once take `surveys` surveys in all, timing every action."""
+    client, latencies, remaining = box.client, [], surveys
+
+    async def respondent() -> None:
+        nonlocal remaining
+        while remaining > 0:
+            remaining -= 1
+            user_id = await client.new_user("ru")
+            for kind, text in script:
+                started = time.perf_counter()
+                await act(client, user_id, kind, text)
+                latencies.append(time.perf_counter() - started)
+
+    cpu = cpu_seconds(box.bot.pid)
+    started = time.perf_counter()
+    await asyncio.gather(*(respondent() for _ in range(concurrency)))
+    seconds = time.perf_counter() - started
+    return Run(concurrency, len(latencies), seconds, latencies, cpu_seconds(box.bot.pid) - cpu)
+
+
+@asynccontextmanager
+async def postgresql_database() -> AsyncIterator[str]:
+    """A throwaway PostgreSQL database, dropped afterwards."""
+    import asyncpg
+
+    name = f"survey_bench_{uuid.uuid4().hex[:10]}"
+    admin = await asyncpg.connect(PG_ADMIN_URL, timeout=5)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    try:
+        yield PG_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://") + f"/{name}"
+    finally:
+        admin = await asyncpg.connect(PG_ADMIN_URL, timeout=5)
+        try:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await admin.close()
+
+
+@asynccontextmanager
+async def database(kind: str, folder: Path) -> AsyncIterator[str]:
+    if kind == "postgresql":
+        async with postgresql_database() as url:
+            yield url
+    else:
+        yield f"sqlite+aiosqlite:///{folder / 'bench.sqlite3'}"
+
+
+async def measure(
+    folder: Path,
+    database_url: str,
+    script: Sequence[tuple[str, str]],
+    surveys: dict[int, int],
+    command: Sequence[str] | None,
+) -> dict[int, Run]:
+    """Every concurrency level against one bot process (after one warm-up survey)."""
+    extra = {"command": command} if command else {}
+    async with sandbox(folder, database_url, log_name="bench-bot.log", connections=200, **extra) as box:
+        await drive(box, script, 1, 1)
+        return {level: await drive(box, script, level, surveys[level]) for level in surveys}
+
+
+async def memory_per_respondent(folder: Path, database_url: str, respondents: int) -> tuple[int, int, float]:
+    """RSS before and after `respondents` more in-progress respondents, and bytes per respondent."""
+    script = survey_script()[:2]
+    async with sandbox(folder, database_url, log_name="bench-memory.log", connections=200) as box:
+        await drive(box, script, 50, MEMORY_WARMUP)
+        before = rss_bytes(box.bot.pid)
+        await drive(box, script, 100, respondents)
+        after = rss_bytes(box.bot.pid)
+    return before, after, (after - before) / respondents
+
+
+def table(results: dict[str, dict[int, Run]], ceiling: dict[int, Run]) -> str:
+    lines = [
+        "| database | respondents at once | answers/s | p50 ms | p99 ms | bot CPU ms/answer "
+        "| no-op bot answers/s | ratio |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for name, runs in results.items():
+        for level, run in runs.items():
+            top = ceiling[level]
+            p50, p99 = run.percentile(0.5), run.percentile(0.99)
+            lines.append(
+                f"| {name} | {level} | {run.rate:.0f} | {p50:.1f} | {p99:.1f} | {run.cpu_ms:.1f} "
+                f"| {top.rate:.0f} | {run.rate / top.rate:.2f} |"
+            )
+    return "\n".join(lines)
+
+
+async def main(args: argparse.Namespace) -> None:
+    surveys = QUICK_SURVEYS if args.quick else SURVEYS
+    script = survey_script()
+    with tempfile.TemporaryDirectory(prefix="survey-bench-") as tmp:
+        folder = Path(tmp)
+        print("no-op bot (ceiling)...", file=sys.stderr)
+        ceiling = await measure(folder, "sqlite+aiosqlite:///unused", NOOP_SCRIPT, surveys, NOOP_COMMAND)
+        results: dict[str, dict[int, Run]] = {}
+        for kind in args.databases:
+            print(f"survey bot on {kind}...", file=sys.stderr)
+            async with database(kind, folder) as url:
+                results[kind] = await measure(folder, url, script, surveys, None)
+        print(table(results, ceiling))
+        if args.memory:
+            print(f"memory: {args.memory} respondents in progress on SQLite...", file=sys.stderr)
+            async with database("sqlite", folder / "memory") as url:
+                before, after, per = await memory_per_respondent(folder, url, args.memory)
+            print(
+                f"\nbot process memory: RSS {before / 2**20:.1f} MiB after {MEMORY_WARMUP} respondents, "
+                f"{after / 2**20:.1f} MiB after {args.memory} more in progress: "
+                f"{per / 1024:.2f} KiB per in-progress respondent"
+            )
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--quick", action="store_true", help="fewer surveys per level")
+    parser.add_argument(
+        "--databases", nargs="+", default=["sqlite", "postgresql"], choices=["sqlite", "postgresql"]
+    )
+    parser.add_argument(
+        "--memory",
+        type=int,
+        default=MEMORY_RESPONDENTS,
+        help="in-progress respondents for the memory figure (0: skip)",
+    )
+    asyncio.run(main(parser.parse_args()))

@@ -1,0 +1,1 @@
+"""Offline sandbox: the real bot on the local emulator, simulated respondents, a terminal chat."""

@@ -1,0 +1,316 @@
+"""A crowd of simulated respondents taking the survey at once, over HTTP, through the control API."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TextIO
+
+from bot.emulator.client import ChatView, ControlClient, ControlRefused, Reply
+from bot.i18n import LANGUAGES
+from bot.sandbox.personas import (
+    AGE_IN_WORDS,
+    NOT_A_BUTTON,
+    YEARS,
+    Ending,
+    Mistake,
+    Persona,
+    make_persona,
+)
+from bot.sandbox.screens import Kind, Reader, Screen
+from survey.model import SKIP
+from survey.model import Kind as QuestionKind
+
+MAX_ACTIONS = 80
+REPLY_TIMEOUT = 60.0
+SHOWN_MESSAGES = 6
+ARRIVAL_SPREAD = 2.0
+
+
+class Stuck(Exception):
+    """A simulated respondent could not go on: the bot did not answer, or showed something unexpected."""
+
+    def __init__(self, what: str, chat: ChatView | None = None) -> None:
+        last = chat.bot_messages[-1].text if chat and chat.bot_messages else None
+        super().__init__(f"{what} (last bot message: {last!r})")
+
+
+@dataclass
+class Outcome:
+    """What happened to one simulated respondent, for checking the database afterwards."""
+
+    user_id: int
+    persona: Persona
+    status: str
+    answers: int = 0
+    error: str | None = None
+
+
+@dataclass
+class Tally:
+    """Running totals of a crowd run, for the progress bar and the summary."""
+
+    total: int
+    done: int = 0
+    answers: int = 0
+    started: float = field(default_factory=time.monotonic)
+    statuses: Counter[str] = field(default_factory=Counter)
+    on_change: Callable[[], None] | None = None
+
+    def count_answer(self) -> None:
+        self.answers += 1
+        if self.on_change:
+            self.on_change()
+
+    def count_outcome(self, status: str) -> None:
+        self.done += 1
+        self.statuses[status] += 1
+        if self.on_change:
+            self.on_change()
+
+    @property
+    def rate(self) -> float:
+        return self.answers / max(time.monotonic() - self.started, 1e-9)
+
+
+class Progress:
+    """A one-line progress bar on stderr, redrawn at most ten times a second."""
+
+    WIDTH = 30
+
+    def __init__(self, tally: Tally, stream: TextIO = sys.stderr) -> None:
+        self.tally = tally
+        self.stream = stream
+        self._drawn = 0.0
+
+    def draw(self, final: bool = False) -> None:
+        now = time.monotonic()
+        if not final and (now - self._drawn < 0.1 or not self.stream.isatty()):
+            return
+        self._drawn = now
+        t = self.tally
+        filled = self.WIDTH * t.done // max(t.total, 1)
+        bar = "█" * filled + "░" * (self.WIDTH - filled)
+        self.stream.write(
+            f"\r  crowd [{bar}] {t.done}/{t.total} respondents · {t.answers} answers · {t.rate:.0f}/s "
+        )
+        if final:
+            self.stream.write("\n")
+        self.stream.flush()
+
+
+class Respondent:
+    """One simulated person driving the bot through the emulator, one screen at a time."""
+
+    def __init__(self, client: ControlClient, reader: Reader, persona: Persona, tally: Tally) -> None:
+        self.client = client
+        self.reader = reader
+        self.persona = persona
+        self.tally = tally
+        self.user_id = 0
+        self.chat: ChatView | None = None
+        self.language = persona.telegram_language if persona.telegram_language in LANGUAGES else None
+        self.mistakes = dict(persona.mistakes)
+        self.age_attempts = 0
+        self.answered = 0
+
+    # ---- acting -----------------------------------------------------------------------------
+
+    def _seen(self, reply: Reply) -> ChatView:
+        if reply.timed_out:
+            raise Stuck("the bot did not reply in time", reply.chat)
+        self.chat = reply.chat
+        return reply.chat
+
+    async def send(self, text: str | None = None, **content: object) -> ChatView:
+        reply = await self.client.send(
+            self.user_id, text, within=REPLY_TIMEOUT, limit=SHOWN_MESSAGES, **content
+        )
+        return self._seen(reply)
+
+    async def press(self, label: str, double: bool = False) -> ChatView:
+        """Press `label`; a double tap presses twice at once (the second may find the button gone)."""
+        taps = await asyncio.gather(
+            *(
+                self.client.press(self.user_id, label, within=REPLY_TIMEOUT, limit=SHOWN_MESSAGES)
+                for _ in range(2 if double else 1)
+            ),
+            return_exceptions=True,
+        )
+        replies = [tap for tap in taps if isinstance(tap, Reply)]
+        if not replies:
+            error = taps[0]
+            if isinstance(error, ControlRefused):
+                raise Stuck(f"cannot press {label!r}: {error.description}", self.chat)
+            raise error
+        return self._seen(max(replies, key=lambda reply: reply.chat.version))
+
+    def _answer(self) -> None:
+        self.answered += 1
+        self.tally.count_answer()
+
+    # ---- the visit --------------------------------------------------------------------------
+
+    async def run(self) -> Outcome:
+        """Take the survey as the persona would; the outcome says how it ended."""
+        persona = self.persona
+        self.user_id = await self.client.new_user(persona.telegram_language, first_name="Sim")
+        try:
+            status = await self._visit()
+        except Stuck as exc:
+            return Outcome(self.user_id, persona, "stuck", self.answered, str(exc))
+        return Outcome(self.user_id, persona, status, self.answered)
+
+    async def _visit(self) -> str:
+        chat = await self.send("/start")
+        for _ in range(MAX_ACTIONS):
+            screen = self.reader.read(chat.keyboard)
+            if screen.kind is Kind.UNKNOWN:
+                return self._ended(chat)
+            outcome = await self._act(screen)
+            if outcome is not None:
+                return outcome
+            assert self.chat is not None
+            chat = self.chat
+        raise Stuck(f"still not done after {MAX_ACTIONS} actions", chat)
+
+    def _ended(self, chat: ChatView) -> str:
+        """No buttons left: screened out is the only expected way to get here."""
+        if self.persona.ending is Ending.UNDER_AGE:
+            return Ending.UNDER_AGE.value
+        if chat.keyboard is not None:
+            raise Stuck(f"an unknown screen with buttons {chat.keyboard.labels}", chat)
+        raise Stuck("no buttons to press", chat)
+
+    async def _act(self, screen: Screen) -> str | None:
+        """Do what the persona does on this screen; a status when the visit is over."""
+        assert self.chat is not None and self.chat.keyboard is not None
+        message, persona = self.chat.keyboard, self.persona
+        if screen.kind is Kind.LANGUAGE:
+            self.language = persona.language
+            await self.press(self.reader.language_label(persona.language))
+        elif screen.kind is Kind.CONSENT:
+            if screen.language != persona.language and self.language != persona.language:
+                self.language = persona.language
+                await self.send("/language")
+                return None
+            agree = persona.ending is not Ending.DECLINE
+            msgid = "I agree" if agree else "No, thanks"
+            await self.press(self.reader.button_on(message, msgid, screen.language))
+            if not agree:
+                return Ending.DECLINE.value
+        elif screen.kind is Kind.SUMMARY:
+            if persona.ending is not Ending.DELETE:
+                return Ending.COMPLETE.value
+            await self.send("/delete")
+        elif screen.kind is Kind.ERASE:
+            await self.press(self.reader.button_on(message, "Yes, erase everything", screen.language))
+            return Ending.DELETE.value
+        else:
+            assert screen.question is not None
+            if persona.abandon_at == screen.question.id:
+                return Ending.ABANDON.value
+            return await self._question(screen)
+        return None
+
+    async def _mistake(self, question_id: str) -> bool:
+        """Make the persona's mistake planned for this question, if any; True if one was made."""
+        planned = [m for m, where in self.mistakes.items() if where == question_id and m in ACTED_MISTAKES]
+        if not planned:
+            return False
+        mistake = planned[0]
+        del self.mistakes[mistake]
+        if mistake is Mistake.TEXT_FOR_BUTTON:
+            await self.send(NOT_A_BUTTON[self.persona.language])
+        elif mistake is Mistake.STICKER:
+            await self.send(sticker="🙂")
+        elif mistake is Mistake.SWITCH_LANGUAGE:
+            other = next(lang for lang in LANGUAGES if lang != self.persona.language)
+            self.persona.language = other
+            await self.send("/language")
+        elif mistake is Mistake.CANCEL_RESTART:
+            await self.send("/cancel")
+            await self.send("/start")
+        return True
+
+    async def _question(self, screen: Screen) -> str | None:
+        """Answer the question on screen; a status if that answer ends the visit (under 18)."""
+        question = screen.question
+        assert question is not None and self.chat is not None and self.chat.keyboard is not None
+        if await self._mistake(question.id):
+            return None
+        message, language = self.chat.keyboard, screen.language
+        value = self.persona.answers.get(question.id, SKIP)
+        double = self.mistakes.pop(Mistake.DOUBLE_TAP, None) == question.id
+        if question.kind is QuestionKind.INTEGER:
+            typed = self._age_text()
+            await self.send(typed)
+            if typed == str(self.persona.age) and self.persona.ending is Ending.UNDER_AGE:
+                self._answer()
+                return Ending.UNDER_AGE.value
+        elif question.kind is QuestionKind.TEXT:
+            if value == SKIP:
+                await self.press(self.reader.option_on(message, question, SKIP, language))
+            else:
+                await self.send(str(value))
+        elif question.kind is QuestionKind.SINGLE:
+            await self.press(self.reader.option_on(message, question, str(value), language), double)
+        else:
+            assert isinstance(value, list)
+            if value == [SKIP]:
+                await self.press(self.reader.option_on(message, question, SKIP, language))
+            else:
+                for code in value:
+                    assert self.chat.keyboard is not None
+                    await self.press(self.reader.option_on(self.chat.keyboard, question, code, language))
+                assert self.chat.keyboard is not None
+                await self.press(self.reader.button_on(self.chat.keyboard, "Done", language))
+        self._answer()
+        return None
+
+    def _age_text(self) -> str:
+        """What the persona types for age: a mistake first, if planned, then the number."""
+        self.age_attempts += 1
+        language = self.persona.language
+        if self.age_attempts == 1 and self.mistakes.pop(Mistake.AGE_WITH_UNIT, None):
+            return YEARS[language].format(age=self.persona.age)
+        if self.age_attempts <= 2 and self.mistakes.pop(Mistake.AGE_IN_WORDS, None):
+            return AGE_IN_WORDS[language]
+        return str(self.persona.age)
+
+
+ACTED_MISTAKES = (Mistake.TEXT_FOR_BUTTON, Mistake.STICKER, Mistake.SWITCH_LANGUAGE, Mistake.CANCEL_RESTART)
+
+
+async def run_crowd(
+    client: ControlClient,
+    reader: Reader,
+    size: int,
+    seed: int = 2022,
+    progress: bool = True,
+    spread: float = ARRIVAL_SPREAD,
+) -> list[Outcome]:
+    """`size` simulated respondents arriving within `spread` seconds, all at once; their outcomes."""
+    rng = random.Random(seed)
+    personas = [make_persona(rng) for _ in range(size)]
+    arrivals = [rng.uniform(0, spread) for _ in personas]
+    tally = Tally(size)
+    bar = Progress(tally) if progress else None
+    if bar:
+        tally.on_change = bar.draw
+
+    async def one(persona: Persona, delay: float) -> Outcome:
+        await asyncio.sleep(delay)
+        outcome = await Respondent(client, reader, persona, tally).run()
+        tally.count_outcome(outcome.status)
+        return outcome
+
+    outcomes = await asyncio.gather(*(one(p, d) for p, d in zip(personas, arrivals, strict=True)))
+    if bar:
+        bar.draw(final=True)
+    return list(outcomes)

@@ -1,0 +1,122 @@
+"""Check the database against what the simulated respondents did: every answer kept, once, as given."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.privacy import pseudonym
+from bot.sandbox.crowd import Outcome
+from bot.sandbox.personas import Ending
+from db import repo
+from db.engine import create_engine, session_factory
+from db.models import Answer, Respondent, Response, ResponseStatus
+from survey.flow import AnswerValue
+from survey.model import SKIP, Kind, Questionnaire
+
+EXPECTED_STATUS = {
+    Ending.COMPLETE.value: ResponseStatus.COMPLETE,
+    Ending.UNDER_AGE.value: ResponseStatus.SCREENED_OUT,
+    Ending.ABANDON.value: ResponseStatus.IN_PROGRESS,
+}
+DERIVED = frozenset({"main_source"})
+
+
+@dataclass
+class Check:
+    """The verdict: counts, and one line per respondent whose data is not what they gave."""
+
+    respondents: int = 0
+    complete: int = 0
+    answers: int = 0
+    problems: list[str] = field(default_factory=list)
+    statuses: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def summary(self) -> str:
+        verdict = "as given" if self.ok else f"{len(self.problems)} problems"
+        return (
+            f"database check: {self.respondents} respondents, {self.complete} complete responses, "
+            f"{self.answers} answers: {verdict}"
+        )
+
+
+def expected_value(questionnaire: Questionnaire, question_id: str, given: object) -> AnswerValue:
+    """How the database holds what a persona answered to `question_id`."""
+    kind = questionnaire[question_id].kind
+    if kind is Kind.INTEGER:
+        return AnswerValue(number=int(given))  # type: ignore[call-overload]
+    if kind is Kind.MULTI:
+        return AnswerValue(choices=tuple(sorted(given)))  # type: ignore[call-overload]
+    if kind is Kind.TEXT and given != SKIP:
+        return AnswerValue(text=str(given))
+    return AnswerValue(option=str(given))
+
+
+def _comparable(value: AnswerValue) -> AnswerValue:
+    return AnswerValue(value.option, tuple(sorted(value.choices)), value.number, value.text)
+
+
+async def check_database(
+    database_url: str, key: str, outcomes: list[Outcome], questionnaire: Questionnaire
+) -> Check:
+    """Compare every simulated respondent's stored responses with what they did."""
+    check = Check()
+    engine = create_engine(database_url)
+    try:
+        async with session_factory(engine)() as session:
+            check.respondents = await session.scalar(select(func.count()).select_from(Respondent)) or 0
+            check.answers = await session.scalar(select(func.count()).select_from(Answer)) or 0
+            counted = await session.execute(select(Response.status, func.count()).group_by(Response.status))
+            check.statuses = Counter({str(status): n for status, n in counted.all()})
+            check.complete = check.statuses[ResponseStatus.COMPLETE.value]
+            for outcome in outcomes:
+                check.problems += await _check_one(session, key, outcome, questionnaire)
+    finally:
+        await engine.dispose()
+    expected_complete = sum(o.status == Ending.COMPLETE.value for o in outcomes)
+    if check.complete != expected_complete:
+        check.problems.append(f"{check.complete} complete responses stored, {expected_complete} completed")
+    return check
+
+
+async def _check_one(
+    session: AsyncSession, key: str, outcome: Outcome, questionnaire: Questionnaire
+) -> list[str]:
+    who = f"respondent {outcome.user_id} ({outcome.status})"
+    if outcome.error:
+        return [f"{who}: {outcome.error}"]
+    respondent = await session.scalar(
+        select(Respondent).where(Respondent.pseudonym == pseudonym(key, outcome.user_id))
+    )
+    status = EXPECTED_STATUS.get(outcome.status)
+    if status is None:
+        return [] if respondent is None else [f"{who}: still stored"]
+    if respondent is None:
+        return [f"{who}: not stored"]
+    responses = (await session.scalars(select(Response).where(Response.respondent_id == respondent.id))).all()
+    if len(responses) != 1 or responses[0].status is not status:
+        return [f"{who}: responses {[r.status.value for r in responses]}, expected one {status.value}"]
+    stored = await repo.load_answers(session, responses[0].id)
+    if status is ResponseStatus.SCREENED_OUT:
+        return [f"{who}: kept answers {sorted(stored)}"] if stored else []
+    problems = []
+    given = outcome.persona.answers
+    for question_id, value in given.items():
+        if question_id not in stored:
+            if status is ResponseStatus.COMPLETE:
+                problems.append(f"{who}: {question_id} missing")
+            continue
+        want = expected_value(questionnaire, question_id, value)
+        if _comparable(stored[question_id]) != want:
+            problems.append(f"{who}: {question_id} stored {stored[question_id]}, given {want}")
+    extra = set(stored) - set(given) - DERIVED
+    if extra:
+        problems.append(f"{who}: answers never given: {sorted(extra)}")
+    return problems

@@ -1,0 +1,65 @@
+"""Update processing: concurrent across people, in order for each person; flood limits waited out."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+
+from telegram import Update
+from telegram.ext import Application
+
+from bot.concurrency import PerUserUpdateProcessor
+from bot.emulator import BotApiEmulator
+from tests.harness import BotHarness
+
+
+async def test_one_persons_updates_run_in_order_while_others_overlap() -> None:
+    processor = PerUserUpdateProcessor(max_concurrent_updates=8)
+    emulator = BotApiEmulator()
+    users = [{"id": 100 + n, "is_bot": False, "first_name": "U"} for n in range(4)]
+    log: list[tuple[int, int, str]] = []
+    rng = random.Random(5)
+    running = 0
+    overlap = 0
+
+    async def handle(user_id: int, sequence: int) -> None:
+        nonlocal running, overlap
+        running += 1
+        overlap = max(overlap, running)
+        log.append((user_id, sequence, "start"))
+        await asyncio.sleep(rng.random() / 100)
+        log.append((user_id, sequence, "end"))
+        running -= 1
+
+    tasks = []
+    async with processor:
+        for sequence in range(10):
+            for user in users:
+                update = Update.de_json(emulator.user_message(user, text=str(sequence)), None)
+                tasks.append(
+                    asyncio.create_task(processor.process_update(update, handle(user["id"], sequence)))
+                )
+        await asyncio.gather(*tasks)
+    for user in users:
+        mine = [(sequence, what) for who, sequence, what in log if who == user["id"]]
+        assert mine == [(s, w) for s in range(10) for w in ("start", "end")], "in order, one at a time"
+    assert overlap > 1, "different people are served concurrently"
+    assert processor._locks == {}, "no lock is kept once a person has nothing in flight"
+
+
+async def test_the_application_is_built_with_that_processor(harness: BotHarness) -> None:
+    application: Application = harness.application
+    assert isinstance(application.update_processor, PerUserUpdateProcessor)
+    assert application.update_processor.max_concurrent_updates > 1
+
+
+async def test_flood_limits_are_waited_out_without_losing_a_reply(harness: BotHarness) -> None:
+    """Telegram answers 429 "retry after 1": the reply still arrives, once."""
+    _ = harness.services.i18n.translator("ru")
+    user = harness.user(language_code="ru")
+    await user.send("/start")
+    await user.press(_("I agree"))
+    harness.emulator.flood_after = 0
+    await user.send("45")
+    assert user.last.plain_text == _("What is your gender?")
+    assert [m.plain_text for m in user.messages].count(_("What is your gender?")) == 1
