@@ -140,9 +140,12 @@ def _group_label(_: Translator, services: Services, variable: str, code: Hashabl
 
 
 def _row_sentence(_: Translator, table: SafeTable, row: Hashable) -> str:
+    """The group's shares of the main views; a group showing nothing but zeros says too few."""
     shares = round_shares({column: table.share(row, column) for column in STANCES})
-    parts = [f"{shares[c]}% {_(STANCE_WORDS[c])}" for c in SHOWN_STANCES if shares.get(c) is not None]
-    return ", ".join(parts) if parts else _("too few answers to show")
+    shown = {c: shares[c] for c in SHOWN_STANCES if shares.get(c) is not None}
+    if not any(shown.values()):
+        return _("too few answers to show")
+    return ", ".join(f"{share}% {_(STANCE_WORDS[c])}" for c, share in shown.items())
 
 
 def compose_language(_: Translator, services: Services, figures: Figures, link: str) -> str:
@@ -157,17 +160,17 @@ def compose_language(_: Translator, services: Services, figures: Figures, link: 
         return "\n".join([_bold(title), *map(escape, body)])
     lines = [_bold(title)]
     if figures.new is not None:
-        lines.append(
-            escape(
-                _(
-                    "{total} people have taken part so far, {new} of them since the last digest.",
-                    total=total,
-                    new=figures.new,
-                )
-            )
+        taken_part = _.ngettext(
+            "{n} person has taken part so far, {new} of them since the last digest.",
+            "{n} people have taken part so far, {new} of them since the last digest.",
+            total,
+            new=figures.new,
         )
     else:
-        lines.append(escape(_("{total} people have taken part so far.", total=total)))
+        taken_part = _.ngettext(
+            "{n} person has taken part so far.", "{n} people have taken part so far.", total
+        )
+    lines.append(escape(taken_part))
     if figures.unchanged:
         unchanged = _(
             "Fewer than {k} people have taken part since the last digest, so the figures are unchanged.", k=k
