@@ -193,7 +193,9 @@ async def timed(action: Callable[[], Awaitable[object]], repeat: int) -> float:
     return best
 
 
-async def measure(engine: AsyncEngine, repeat: int, formats: list[str], folder: Path) -> dict[str, float]:
+async def measure(
+    engine: AsyncEngine, repeat: int, formats: list[str] | None, folder: Path
+) -> dict[str, float]:
     """Time the researchers' commands as the bot runs them, without Telegram."""
     sessions = session_factory(engine)
     labels = Labels(I18n.load().translator("ru"), load_questionnaire())
@@ -223,6 +225,8 @@ async def measure(engine: AsyncEngine, repeat: int, formats: list[str], folder: 
     note("/stats", await timed(stats_command, repeat))
     note("/crosstab stance age", await timed(crosstab_command, repeat))
     note("/chart stance age", await timed(chart_command, repeat))
+    if formats is None:
+        return figures
     start = time.perf_counter()
     table = await export.collect(sessions, labels)
     note("export: read from the database", time.perf_counter() - start)
@@ -233,7 +237,9 @@ async def measure(engine: AsyncEngine, repeat: int, formats: list[str], folder: 
     return figures
 
 
-async def run_sqlite(n: int, repeat: int, formats: list[str], folder: Path) -> tuple[float, dict[str, float]]:
+async def run_sqlite(
+    n: int, repeat: int, formats: list[str] | None, folder: Path
+) -> tuple[float, dict[str, float]]:
     path = folder / "bench.sqlite3"
     engine = create_engine(f"sqlite+aiosqlite:///{path}")
     await upgrade_to_head(engine)
@@ -250,7 +256,7 @@ async def run_sqlite(n: int, repeat: int, formats: list[str], folder: Path) -> t
 
 
 async def run_postgresql(
-    n: int, repeat: int, formats: list[str], folder: Path, admin_url: str
+    n: int, repeat: int, formats: list[str] | None, folder: Path, admin_url: str
 ) -> tuple[float, dict[str, float]]:
     import asyncpg
 
@@ -282,9 +288,10 @@ async def main() -> None:
     parser.add_argument("--db", choices=["sqlite", "postgresql", "both"], default="both")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--formats", default="csv,sav", help="export formats to time (csv,xlsx,sav)")
+    parser.add_argument("--skip-export", action="store_true", help="time the commands only")
     parser.add_argument("--pg-admin-url", default=PG_ADMIN_URL)
     args = parser.parse_args()
-    formats = [f for f in args.formats.split(",") if f]
+    formats = None if args.skip_export else [f for f in args.formats.split(",") if f]
     results: dict[str, tuple[float, dict[str, float]]] = {}
     with tempfile.TemporaryDirectory(prefix="survey-bench-") as folder:
         if args.db in ("sqlite", "both"):
