@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/survey_speed.py            # full run: both databases, 1/20/100, memory at 10,000
     .venv/bin/python bench/survey_speed.py --quick    # a smaller, faster run
+    .venv/bin/python bench/survey_speed.py --databases --memory 10000    # only the memory figure
 
 For each database (SQLite file; PostgreSQL in a throwaway database this script creates and
 drops) the real bot runs as a separate process (`python -m bot run`, as in production, only
@@ -29,6 +30,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections import Counter
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -37,7 +39,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bot.emulator.client import ControlClient  # noqa: E402
+from bot.emulator.client import ControlClient, ControlRefused  # noqa: E402
 from bot.i18n import I18n  # noqa: E402
 from bot.sandbox.process import Sandbox, sandbox  # noqa: E402
 
@@ -87,6 +89,7 @@ class Run:
     seconds: float
     latencies: list[float]
     cpu_seconds: float
+    failures: list[str]
 
     @property
     def rate(self) -> float:
@@ -112,18 +115,28 @@ def rss_bytes(pid: int) -> int:
     return int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * PAGE
 
 
+class NoReply(Exception):
+    """The bot did not reply as a respondent expects (no reply in time, or no button to press)."""
+
+
 async def act(client: ControlClient, user_id: int, kind: str, text: str) -> None:
-    if kind == "send":
-        reply = await client.send(user_id, text, within=REPLY_TIMEOUT, limit=0)
-    else:
-        reply = await client.press(user_id, text, within=REPLY_TIMEOUT, limit=0)
+    try:
+        if kind == "send":
+            reply = await client.send(user_id, text, within=REPLY_TIMEOUT, limit=0)
+        else:
+            reply = await client.press(user_id, text, within=REPLY_TIMEOUT, limit=0)
+    except ControlRefused as exc:
+        last = (await client.chat(user_id, limit=1)).messages
+        raise NoReply(
+            f"{exc.description}; the bot's last message: {last[-1].text if last else None!r}"
+        ) from None
     if reply.timed_out:
-        raise RuntimeError(f"no reply to {kind} {text!r} within {REPLY_TIMEOUT} s")
+        raise NoReply(f"no reply to {kind} {text!r} within {REPLY_TIMEOUT} s")
 
 
 async def drive(box: Sandbox, script: Sequence[tuple[str, str]], concurrency: int, surveys: int) -> Run:
     """`concurrency` respondents at once take `surveys` surveys in all, timing every action."""
-    client, latencies, remaining = box.client, [], surveys
+    client, latencies, failures, remaining = box.client, [], [], surveys
 
     async def respondent() -> None:
         nonlocal remaining
@@ -132,14 +145,18 @@ async def drive(box: Sandbox, script: Sequence[tuple[str, str]], concurrency: in
             user_id = await client.new_user("ru")
             for kind, text in script:
                 started = time.perf_counter()
-                await act(client, user_id, kind, text)
+                try:
+                    await act(client, user_id, kind, text)
+                except NoReply as exc:
+                    failures.append(str(exc))
+                    break
                 latencies.append(time.perf_counter() - started)
 
     cpu = cpu_seconds(box.bot.pid)
     started = time.perf_counter()
     await asyncio.gather(*(respondent() for _ in range(concurrency)))
     seconds = time.perf_counter() - started
-    return Run(concurrency, len(latencies), seconds, latencies, cpu_seconds(box.bot.pid) - cpu)
+    return Run(concurrency, len(latencies), seconds, latencies, cpu_seconds(box.bot.pid) - cpu, failures)
 
 
 @asynccontextmanager
@@ -186,22 +203,22 @@ async def measure(
         return {level: await drive(box, script, level, surveys[level]) for level in surveys}
 
 
-async def memory_per_respondent(folder: Path, database_url: str, respondents: int) -> tuple[int, int, float]:
-    """RSS before and after `respondents` more in-progress respondents, and bytes per respondent."""
+async def memory_per_respondent(folder: Path, database_url: str, respondents: int) -> tuple[int, int, Run]:
+    """RSS before and after `respondents` more in-progress respondents, and that run."""
     script = survey_script()[:2]
     async with sandbox(folder, database_url, log_name="bench-memory.log", connections=200) as box:
         await drive(box, script, 50, MEMORY_WARMUP)
         before = rss_bytes(box.bot.pid)
-        await drive(box, script, 100, respondents)
+        run = await drive(box, script, 100, respondents)
         after = rss_bytes(box.bot.pid)
-    return before, after, (after - before) / respondents
+    return before, after, run
 
 
 def table(results: dict[str, dict[int, Run]], ceiling: dict[int, Run]) -> str:
     lines = [
         "| database | respondents at once | answers/s | p50 ms | p99 ms | bot CPU ms/answer "
-        "| no-op bot answers/s | ratio |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| no-op bot answers/s | ratio | surveys broken off |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for name, runs in results.items():
         for level, run in runs.items():
@@ -209,16 +226,25 @@ def table(results: dict[str, dict[int, Run]], ceiling: dict[int, Run]) -> str:
             p50, p99 = run.percentile(0.5), run.percentile(0.99)
             lines.append(
                 f"| {name} | {level} | {run.rate:.0f} | {p50:.1f} | {p99:.1f} | {run.cpu_ms:.1f} "
-                f"| {top.rate:.0f} | {run.rate / top.rate:.2f} |"
+                f"| {top.rate:.0f} | {run.rate / top.rate:.2f} | {len(run.failures)} |"
             )
     return "\n".join(lines)
+
+
+def report_failures(runs: list[Run]) -> None:
+    """Say why surveys broke off (the bot's last message), once per distinct reason."""
+    reasons = Counter(reason for run in runs for reason in run.failures)
+    for reason, count in reasons.most_common():
+        print(f"broken off {count}x: {reason}", file=sys.stderr)
 
 
 async def main(args: argparse.Namespace) -> None:
     surveys = QUICK_SURVEYS if args.quick else SURVEYS
     script = survey_script()
-    with tempfile.TemporaryDirectory(prefix="survey-bench-") as tmp:
-        folder = Path(tmp)
+    folder = Path(tempfile.mkdtemp(prefix="survey-bench-"))
+    print(f"bot logs and SQLite files in {folder}", file=sys.stderr)
+    runs: list[Run] = []
+    if args.databases:
         print("no-op bot (ceiling)...", file=sys.stderr)
         ceiling = await measure(folder, "sqlite+aiosqlite:///unused", NOOP_SCRIPT, surveys, NOOP_COMMAND)
         results: dict[str, dict[int, Run]] = {}
@@ -226,16 +252,20 @@ async def main(args: argparse.Namespace) -> None:
             print(f"survey bot on {kind}...", file=sys.stderr)
             async with database(kind, folder) as url:
                 results[kind] = await measure(folder, url, script, surveys, None)
+            runs += results[kind].values()
         print(table(results, ceiling))
-        if args.memory:
-            print(f"memory: {args.memory} respondents in progress on SQLite...", file=sys.stderr)
-            async with database("sqlite", folder / "memory") as url:
-                before, after, per = await memory_per_respondent(folder, url, args.memory)
-            print(
-                f"\nbot process memory: RSS {before / 2**20:.1f} MiB after {MEMORY_WARMUP} respondents, "
-                f"{after / 2**20:.1f} MiB after {args.memory} more in progress: "
-                f"{per / 1024:.2f} KiB per in-progress respondent"
-            )
+    if args.memory:
+        print(f"memory: {args.memory} respondents in progress on SQLite...", file=sys.stderr)
+        async with database("sqlite", folder / "memory") as url:
+            before, after, run = await memory_per_respondent(folder, url, args.memory)
+        runs.append(run)
+        in_progress = args.memory - len(run.failures)
+        print(
+            f"\nbot process memory: RSS {before / 2**20:.1f} MiB after {MEMORY_WARMUP} respondents, "
+            f"{after / 2**20:.1f} MiB after {in_progress} more in progress: "
+            f"{(after - before) / in_progress / 1024:.2f} KiB per in-progress respondent"
+        )
+    report_failures(runs)
 
 
 if __name__ == "__main__":
@@ -244,7 +274,7 @@ if __name__ == "__main__":
     )
     parser.add_argument("--quick", action="store_true", help="fewer surveys per level")
     parser.add_argument(
-        "--databases", nargs="+", default=["sqlite", "postgresql"], choices=["sqlite", "postgresql"]
+        "--databases", nargs="*", default=["sqlite", "postgresql"], choices=["sqlite", "postgresql"]
     )
     parser.add_argument(
         "--memory",

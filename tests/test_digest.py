@@ -280,3 +280,13 @@ async def test_researchers_preview_the_digest_privately(channel_bot: BotHarness,
     await someone.send("/digest_preview")
     _ = channel_bot.services.i18n.translator("ru")
     assert someone.texts == [_("I don't know this command. Send /help to see what I can do.")]
+
+
+async def test_network_errors_are_retried_with_backoff(channel_bot: BotHarness, engine: AsyncEngine) -> None:
+    await seed(engine, MIXED, local(2026, 3, 20, 10, 0))
+    channel_bot.emulator.failing_calls = 2
+    channel_bot.clock.now = local(2026, 3, 20, 20, 0, 5).astimezone(UTC)
+    assert await run_due(channel_bot) is DigestStatus.SENT
+    assert len(posts(channel_bot.emulator)) == 1
+    [row] = await digest_rows(engine)
+    assert row.status == DigestStatus.SENT and row.attempts == 1
