@@ -14,6 +14,7 @@ import asyncio
 import json
 import random
 import sqlite3
+import sys
 import tempfile
 import time
 import uuid
@@ -192,7 +193,9 @@ async def timed(action: Callable[[], Awaitable[object]], repeat: int) -> float:
     return best
 
 
-async def measure(engine: AsyncEngine, repeat: int, formats: list[str], folder: Path) -> dict[str, float]:
+async def measure(
+    engine: AsyncEngine, repeat: int, formats: list[str] | None, folder: Path
+) -> dict[str, float]:
     """Time the researchers' commands as the bot runs them, without Telegram."""
     sessions = session_factory(engine)
     labels = Labels(I18n.load().translator("ru"), load_questionnaire())
@@ -213,22 +216,30 @@ async def measure(engine: AsyncEngine, repeat: int, formats: list[str], folder: 
             cells = await stats.counts(session, ["stance", "age_band"])
         charts.render_png(charts.chart_spec(labels, "stance", "age_band", cells, MIN_CELL))
 
-    figures = {
-        "/stats": await timed(stats_command, repeat),
-        "/crosstab stance age": await timed(crosstab_command, repeat),
-        "/chart stance age": await timed(chart_command, repeat),
-    }
+    figures: dict[str, float] = {}
+
+    def note(step: str, seconds: float) -> None:
+        figures[step] = seconds
+        print(f"  {step}: {seconds:.3f} s", file=sys.stderr, flush=True)
+
+    note("/stats", await timed(stats_command, repeat))
+    note("/crosstab stance age", await timed(crosstab_command, repeat))
+    note("/chart stance age", await timed(chart_command, repeat))
+    if formats is None:
+        return figures
     start = time.perf_counter()
     table = await export.collect(sessions, labels)
-    figures["export: read from the database"] = time.perf_counter() - start
+    note("export: read from the database", time.perf_counter() - start)
     for extension in formats:
         start = time.perf_counter()
         await asyncio.to_thread(export.WRITERS[extension], table, folder / f"bench.{extension}")
-        figures[f"export: write {extension}"] = time.perf_counter() - start
+        note(f"export: write {extension}", time.perf_counter() - start)
     return figures
 
 
-async def run_sqlite(n: int, repeat: int, formats: list[str], folder: Path) -> tuple[float, dict[str, float]]:
+async def run_sqlite(
+    n: int, repeat: int, formats: list[str] | None, folder: Path
+) -> tuple[float, dict[str, float]]:
     path = folder / "bench.sqlite3"
     engine = create_engine(f"sqlite+aiosqlite:///{path}")
     await upgrade_to_head(engine)
@@ -236,6 +247,7 @@ async def run_sqlite(n: int, repeat: int, formats: list[str], folder: Path) -> t
     start = time.perf_counter()
     await asyncio.to_thread(seed_sqlite, path, n)
     seeded = time.perf_counter() - start
+    print(f"SQLite: seeded {n:,} responses in {seeded:.1f} s", file=sys.stderr, flush=True)
     engine = create_engine(f"sqlite+aiosqlite:///{path}")
     try:
         return seeded, await measure(engine, repeat, formats, folder)
@@ -244,7 +256,7 @@ async def run_sqlite(n: int, repeat: int, formats: list[str], folder: Path) -> t
 
 
 async def run_postgresql(
-    n: int, repeat: int, formats: list[str], folder: Path, admin_url: str
+    n: int, repeat: int, formats: list[str] | None, folder: Path, admin_url: str
 ) -> tuple[float, dict[str, float]]:
     import asyncpg
 
@@ -258,6 +270,7 @@ async def run_postgresql(
         start = time.perf_counter()
         await seed_postgresql(url, n)
         seeded = time.perf_counter() - start
+        print(f"PostgreSQL: seeded {n:,} responses in {seeded:.1f} s", file=sys.stderr, flush=True)
         try:
             return seeded, await measure(engine, repeat, formats, folder)
         finally:
@@ -275,9 +288,10 @@ async def main() -> None:
     parser.add_argument("--db", choices=["sqlite", "postgresql", "both"], default="both")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--formats", default="csv,sav", help="export formats to time (csv,xlsx,sav)")
+    parser.add_argument("--skip-export", action="store_true", help="time the commands only")
     parser.add_argument("--pg-admin-url", default=PG_ADMIN_URL)
     args = parser.parse_args()
-    formats = [f for f in args.formats.split(",") if f]
+    formats = None if args.skip_export else [f for f in args.formats.split(",") if f]
     results: dict[str, tuple[float, dict[str, float]]] = {}
     with tempfile.TemporaryDirectory(prefix="survey-bench-") as folder:
         if args.db in ("sqlite", "both"):

@@ -89,6 +89,18 @@ async def export_dataset(settings: Settings, file_format: str, out: Path, langua
     return [out, codebook]
 
 
+def health(settings: Settings) -> int:
+    """The container's health check: 0 when healthy, else 1 with the reason on stderr."""
+    from bot.health import UnhealthyError, check
+
+    try:
+        asyncio.run(check(settings))
+    except UnhealthyError as error:
+        print(f"unhealthy: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bot", description=__doc__)
     sub = parser.add_subparsers(dest="command")
@@ -112,6 +124,9 @@ def _parser() -> argparse.ArgumentParser:
     exporting.add_argument("--format", choices=EXPORT_FORMATS, required=True, dest="file_format")
     exporting.add_argument("--out", type=Path, required=True, help="the file to write")
     exporting.add_argument("--language", choices=LANGUAGES, help="language of the labels (DEFAULT_LANGUAGE)")
+    sub.add_parser("migrate", help="bring the database schema to the newest revision")
+    sub.add_parser("health", help="exit 0 when the database answers at the newest revision, else 1")
+    sub.add_parser("compile-catalogs", help="write the compiled .mo beside each locales/ catalog")
     return parser
 
 
@@ -140,6 +155,15 @@ def main(argv: list[str] | None = None) -> int:
         elif command == "export":
             language = args.language or settings.default_language
             for path in asyncio.run(export_dataset(settings, args.file_format, args.out, language)):
+                print(path)
+        elif command == "migrate":
+            asyncio.run(prepare_database(settings))
+        elif command == "health":
+            return health(settings)
+        elif command == "compile-catalogs":
+            from bot.i18n import compile_catalogs
+
+            for path in compile_catalogs():
                 print(path)
     except (ConfigError, QuestionnaireError, MissingCatalogError, MissingTranslationError) as error:
         print(error, file=sys.stderr)

@@ -472,19 +472,26 @@ async def _begin_edit(turn: Turn, question_id: str, message_id: int) -> None:
 # ---- typed answers ----------------------------------------------------------------------------
 
 
-async def on_text(turn: Turn, text: str) -> None:
-    """A typed message: the answer to an integer or text question, or a nudge to the buttons."""
+async def _awaited_question(turn: Turn) -> Question | None:
+    """The question a typed message answers; None after replying to one that answers nothing."""
     response = turn.response
     if turn.respondent is None or response is None:
         await start(turn)
-        return
+        return None
     if response.current_question is None or response.status not in (
         ResponseStatus.IN_PROGRESS,
         ResponseStatus.COMPLETE,
     ):
         turn.say(render.plain(_closed_notice(turn)))
+        return None
+    return turn.services.questionnaire[response.current_question]
+
+
+async def on_text(turn: Turn, text: str) -> None:
+    """A typed message: the answer to an integer or text question, or a nudge to the buttons."""
+    question = await _awaited_question(turn)
+    if question is None:
         return
-    question = turn.services.questionnaire[response.current_question]
     if question.kind in (Kind.SINGLE, Kind.MULTI):
         await _show_current(turn, turn._("Please answer with the buttons below the question."))
         return
@@ -493,23 +500,16 @@ async def on_text(turn: Turn, text: str) -> None:
     except InvalidAnswer as error:
         turn.say(render.plain(invalid_message(turn._, error)))
         return
-    answers = await repo.load_answers(turn.session, response.id)
-    await _store(turn, question, value, answers, response.question_message_id)
+    assert turn.response is not None
+    answers = await repo.load_answers(turn.session, turn.response.id)
+    await _store(turn, question, value, answers, turn.response.question_message_id)
 
 
 async def on_non_text(turn: Turn) -> None:
     """A sticker, photo, voice message or the like where the bot waits for an answer."""
-    response = turn.response
-    if turn.respondent is None or response is None:
-        await start(turn)
+    question = await _awaited_question(turn)
+    if question is None:
         return
-    if response.current_question is None or response.status not in (
-        ResponseStatus.IN_PROGRESS,
-        ResponseStatus.COMPLETE,
-    ):
-        turn.say(render.plain(_closed_notice(turn)))
-        return
-    question = turn.services.questionnaire[response.current_question]
     _ = turn._
     if question.kind is Kind.INTEGER:
         turn.say(render.plain(_("Please type your answer as a number, for example 34.")))

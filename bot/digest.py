@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Hashable, Sequence
+from collections.abc import Awaitable, Callable, Hashable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from html import escape
@@ -12,9 +12,9 @@ from io import BytesIO
 from zoneinfo import ZoneInfo
 
 from apscheduler.triggers.cron import CronTrigger
-from telegram import Bot, Update
+from telegram import Bot, Message, Update
 from telegram.constants import MessageLimit, ParseMode
-from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter
+from telegram.error import BadRequest, Forbidden, NetworkError
 from telegram.ext import ContextTypes
 
 from bot.handlers import services_of
@@ -40,14 +40,13 @@ STANCE_WORDS = {
 CHART_TITLE = N_("Views of the war by age (n = {n})")
 CLAIM_LEASE = timedelta(minutes=2)
 NETWORK_RETRIES = 5
-FLOOD_RETRIES = 3
 
 
 class DigestChannelError(Exception):
     """The digest chat refuses the bot (not an admin, not found...)."""
 
-    def __init__(self, chat_id: int, reason: str) -> None:
-        super().__init__(f"cannot post the digest to chat {chat_id}: {reason}")
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"cannot post the digest: {reason}")
         self.reason = reason
 
 
@@ -140,9 +139,12 @@ def _group_label(_: Translator, services: Services, variable: str, code: Hashabl
 
 
 def _row_sentence(_: Translator, table: SafeTable, row: Hashable) -> str:
+    """The group's shares of the main views; a group showing nothing but zeros says too few."""
     shares = round_shares({column: table.share(row, column) for column in STANCES})
-    parts = [f"{shares[c]}% {_(STANCE_WORDS[c])}" for c in SHOWN_STANCES if shares.get(c) is not None]
-    return ", ".join(parts) if parts else _("too few answers to show")
+    shown = {c: shares[c] for c in SHOWN_STANCES if shares.get(c) is not None}
+    if not any(shown.values()):
+        return _("too few answers to show")
+    return ", ".join(f"{share}% {_(STANCE_WORDS[c])}" for c, share in shown.items())
 
 
 def compose_language(_: Translator, services: Services, figures: Figures, link: str) -> str:
@@ -157,17 +159,17 @@ def compose_language(_: Translator, services: Services, figures: Figures, link: 
         return "\n".join([_bold(title), *map(escape, body)])
     lines = [_bold(title)]
     if figures.new is not None:
-        lines.append(
-            escape(
-                _(
-                    "{total} people have taken part so far, {new} of them since the last digest.",
-                    total=total,
-                    new=figures.new,
-                )
-            )
+        taken_part = _.ngettext(
+            "{n} person has taken part so far, {new} of them since the last digest.",
+            "{n} people have taken part so far, {new} of them since the last digest.",
+            total,
+            new=figures.new,
         )
     else:
-        lines.append(escape(_("{total} people have taken part so far.", total=total)))
+        taken_part = _.ngettext(
+            "{n} person has taken part so far.", "{n} people have taken part so far.", total
+        )
+    lines.append(escape(taken_part))
     if figures.unchanged:
         unchanged = _(
             "Fewer than {k} people have taken part since the last digest, so the figures are unchanged.", k=k
@@ -240,25 +242,22 @@ def chart(services: Services, figures: Figures) -> bytes | None:
 # ---- posting ------------------------------------------------------------------------------------
 
 
-async def _with_retries(action, sleep=asyncio.sleep):  # type: ignore[no-untyped-def]
-    """Wait out flood control and retry network errors with backoff; channel refusals are final."""
-    delay, flood, network = 1.0, 0, 0
+async def _with_retries(action: Callable[[], Awaitable[Message]]) -> Message:
+    """Retry network errors with backoff; a chat that refuses the bot is final.
+
+    Flood control ("retry after") is waited out by the application's rate limiter, for every call.
+    """
+    delay, failures = 1.0, 0
     while True:
         try:
             return await action()
-        except RetryAfter as error:
-            flood += 1
-            if flood > FLOOD_RETRIES:
-                raise
-            wait = error.retry_after
-            await sleep(wait.total_seconds() if isinstance(wait, timedelta) else float(wait))
         except (Forbidden, BadRequest) as error:
-            raise DigestChannelError(0, error.message) from error
+            raise DigestChannelError(error.message) from error
         except NetworkError:
-            network += 1
-            if network > NETWORK_RETRIES:
+            failures += 1
+            if failures > NETWORK_RETRIES:
                 raise
-            await sleep(delay)
+            await asyncio.sleep(delay)
             delay *= 2
 
 

@@ -118,3 +118,7 @@ class Translator:
 
     def __call__(self, message: str, **values: object) -> str:
         return self.i18n.gettext(self.language, message, **values)
+
+    def ngettext(self, singular: str, plural: str, n: int, **values: object) -> str:
+        """The form for `n` (Russian has three), with {n} and the other placeholders filled."""
+        return self.i18n.ngettext(self.language, singular, plural, n, **values)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import String, select, type_coerce
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from db.models import Answer, AnswerChoice, Response, ResponseStatus
@@ -54,19 +54,29 @@ async def _chunk(session: AsyncSession, after: uuid.UUID | None, size: int) -> l
     ids = [row.id for row in responses]
     if not ids:
         return []
-    choices: dict[tuple[uuid.UUID, str], list[str]] = defaultdict(list)
-    chosen = select(choices_table.c.response_id, choices_table.c.question, choices_table.c.option).where(
-        choices_table.c.response_id.in_(ids)
-    )
+    choices: dict[tuple[str, str], list[str]] = defaultdict(list)
+    c = choices_table.c
+    chosen = select(_raw(c.response_id), c.question, c.option).where(c.response_id.in_(ids))
     for response_id, question, option in (await session.execute(chosen)).all():
-        choices[response_id, question].append(option)
-    answers: dict[uuid.UUID, dict[str, AnswerValue]] = defaultdict(dict)
+        choices[_hex(response_id), question].append(option)
+    answers: dict[str, dict[str, AnswerValue]] = defaultdict(dict)
     c = answers_table.c
-    given = select(c.response_id, c.question, c.option, c.number, c.text).where(c.response_id.in_(ids))
+    given = select(_raw(c.response_id), c.question, c.option, c.number, c.text).where(c.response_id.in_(ids))
     for response_id, question, option, value, text in (await session.execute(given)).all():
-        picked = tuple(choices.get((response_id, question), ()))
-        answers[response_id][question] = AnswerValue(option=option, choices=picked, number=value, text=text)
-    return [ResponseRecord(*row, answers=answers[row.id]) for row in responses]
+        key = _hex(response_id)
+        picked = tuple(choices.get((key, question), ()))
+        answers[key][question] = AnswerValue(option=option, choices=picked, number=value, text=text)
+    return [ResponseRecord(*row, answers=answers[row.id.hex]) for row in responses]
+
+
+def _raw(column: Any) -> Any:
+    """A UUID column without SQLAlchemy's per-row conversion (many answer rows per response)."""
+    return type_coerce(column, String)
+
+
+def _hex(value: Any) -> str:
+    """The 32 hex digits of a UUID as either driver returns it (SQLite: hex text; asyncpg: a UUID)."""
+    return value.hex if isinstance(value, uuid.UUID) else str(value).replace("-", "")
 
 
 async def response_records(

@@ -8,12 +8,12 @@ make cheap. The researchers' commands and the channel digest share them: each ta
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, time, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, func, literal, select, union_all
+from sqlalchemy import ColumnElement, String, cast, func, literal, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import Response, ResponseStatus
@@ -50,7 +50,6 @@ class Scope:
 
 
 COMPLETED = Scope()
-EVERY_RESPONSE = Scope(status=None, time_column="started_at")
 
 
 def _columns(variables: Sequence[str]) -> list[str]:
@@ -64,13 +63,6 @@ def _columns(variables: Sequence[str]) -> list[str]:
 async def count(session: AsyncSession, scope: Scope = COMPLETED) -> int:
     """How many responses are in scope."""
     return int(await session.scalar(select(func.count()).select_from(Response).where(*scope.conditions())))
-
-
-async def status_counts(session: AsyncSession, scope: Scope = EVERY_RESPONSE) -> dict[ResponseStatus, int]:
-    """Responses by status (every status present, zeros included)."""
-    statement = select(Response.status, func.count()).where(*scope.conditions()).group_by(Response.status)
-    found = {status: int(n) for status, n in (await session.execute(statement)).all()}
-    return {status: found.get(status, 0) for status in ResponseStatus}
 
 
 async def counts(
@@ -88,28 +80,49 @@ async def counts(
 
 
 async def margins(
-    session: AsyncSession, variables: Sequence[str], scope: Scope = COMPLETED
+    session: AsyncSession, variables: Sequence[str], scope: Scope = COMPLETED, *, with_statuses: bool = False
 ) -> dict[str, dict[Value, int]]:
-    """One-way counts of several variables from a single scan: a cube, summed per variable."""
+    """One-way counts of several variables from a single scan: a cube, summed per variable.
+
+    With `with_statuses` the same scan also counts every status (key "status"), ignoring the
+    scope's status, which then applies only to the variables' counts.
+    """
     ordered = _columns(variables)
     columns = [_TABLE.c[name] for name in ordered]
-    cube = select(*columns, func.count().label("n")).where(*scope.conditions()).group_by(*columns).cte("cube")
+    if with_statuses:
+        columns.insert(0, Response.status)
+    wanted = replace(scope, status=None) if with_statuses else scope
+    cube = (
+        select(*columns, func.count().label("n")).where(*wanted.conditions()).group_by(*columns).cte("cube")
+    )
+    among = [cube.c.status == scope.status] if with_statuses and scope.status is not None else []
     parts = [
-        select(literal(name).label("variable"), cube.c[name].label("value"), func.sum(cube.c.n)).group_by(
-            cube.c[name]
-        )
+        select(literal(name).label("variable"), cube.c[name].label("value"), func.sum(cube.c.n))
+        .where(*among)
+        .group_by(cube.c[name])
         for name in ordered
     ]
-    result: dict[str, dict[Value, int]] = {name: {} for name in variables}
+    if with_statuses:
+        status_text = cast(cube.c.status, String)
+        parts.append(select(literal("status"), status_text, func.sum(cube.c.n)).group_by(status_text))
+    result: dict[str, dict[Value, int]] = {
+        name: {} for name in [*variables, *(["status"] if with_statuses else [])]
+    }
     for name, value, total in await session.execute(union_all(*parts)):
         result[name][value] = int(total)
     return result
 
 
-async def median_duration(session: AsyncSession, scope: Scope = COMPLETED) -> float | None:
-    """The median of completed_at - started_at in seconds, read at the middle of an index."""
+async def median_duration(
+    session: AsyncSession, scope: Scope = COMPLETED, total: int | None = None
+) -> float | None:
+    """The median of completed_at - started_at in seconds, read at the middle of an index.
+
+    `total` is how many responses in scope have a duration, when the caller knows it already.
+    """
     timed = [*scope.conditions(), Response.duration_seconds.is_not(None)]
-    total = int(await session.scalar(select(func.count()).select_from(Response).where(*timed)))
+    if total is None:
+        total = int(await session.scalar(select(func.count()).select_from(Response).where(*timed)))
     if total == 0:
         return None
     middle = (
@@ -160,12 +173,16 @@ async def overview(
 ) -> Overview:
     """Counts by status, today and the last 7 days (local days), the median time and distributions."""
     today, week = local_midnight(now, zone), local_midnight(now, zone, days_back=6)
+    distributions = await margins(session, variables, with_statuses=True)
+    by_status = distributions.pop("status")
+    statuses = {status: by_status.get(status.value, 0) for status in ResponseStatus}
+    completed = statuses[ResponseStatus.COMPLETE]  # each has a duration: completed_at is set with it
     return Overview(
-        statuses=await status_counts(session),
+        statuses=statuses,
         started_today=await count(session, Scope(status=None, since=today, time_column="started_at")),
         completed_today=await count(session, Scope(since=today)),
         started_week=await count(session, Scope(status=None, since=week, time_column="started_at")),
         completed_week=await count(session, Scope(since=week)),
-        median_seconds=await median_duration(session),
-        distributions=await margins(session, variables),
+        median_seconds=await median_duration(session, total=completed),
+        distributions=distributions,
     )

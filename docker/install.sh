@@ -7,4 +7,5 @@ src=${1:?source directory}
 venv=${2:?virtual environment directory}
 python3 -m venv "$venv"
 "$venv/bin/pip" install --no-cache-dir --disable-pip-version-check -q "$src"
-"$venv/bin/python" -m bot compile-catalogs
+# From / so that the installed package (not a source folder in the working directory) is compiled.
+(cd / && "$venv/bin/python" -m bot compile-catalogs)

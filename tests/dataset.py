@@ -1,15 +1,22 @@
-"""A small known dataset, stored through db.repo as the conversation stores answers."""
+"""A small known dataset, stored through db.repo as the conversation stores answers.
+
+seed() goes through db.repo exactly as the conversation does; seed_bulk() writes the same rows
+in three statements, for the larger sets the digest tests need (a test checks that they agree).
+"""
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from db import repo
 from db.engine import session_factory
-from db.models import Respondent, Response, ResponseStatus
+from db.models import Answer, AnswerChoice, Respondent, Response, ResponseStatus
+from survey.analysis import ANSWER_COLUMNS, analysis_value
 from survey.flow import AnswerValue
 
 NOW = datetime(2026, 3, 20, 12, 0, tzinfo=UTC)  # 17:00 in Almaty
@@ -19,8 +26,8 @@ NOW = datetime(2026, 3, 20, 12, 0, tzinfo=UTC)  # 17:00 in Almaty
 class Person:
     """One synthetic response: when, in which language, and its answers."""
 
-    age: int | None
-    stance: str
+    age: int | None = 30
+    stance: str = "peace"
     main_source: str | None = "ru_tv"
     sources: tuple[str, ...] = ("ru_tv",)
     neutrality: str = "support"
@@ -100,3 +107,43 @@ async def seed(engine: AsyncEngine, people: list[Person] = DATASET) -> None:
             await session.flush()
             for question, value in answers_of(person).items():
                 await repo.save_answer(session, response.id, question, value, person.started)
+
+
+async def seed_bulk(engine: AsyncEngine, people: list[Person], first_id: int = 1) -> None:
+    """The rows seed() would store, written in bulk: respondents, responses, answers and choices."""
+    respondents, responses, answers, choices = [], [], [], []
+    for index, person in enumerate(people):
+        number = first_id + index
+        complete = person.status is ResponseStatus.COMPLETE
+        completed = person.started + timedelta(minutes=person.minutes) if complete else None
+        values = answers_of(person)
+        response_id = uuid.uuid4()
+        respondents.append(
+            {"id": number, "pseudonym": f"seed-pseudonym-{number - 1:04d}", "language": person.language,
+             "consented_at": person.started, "created_at": person.started}
+        )  # fmt: skip
+        responses.append(
+            {"id": response_id, "respondent_id": number, "questionnaire_version": 1, "language": person.language,
+             "status": person.status, "started_at": person.started, "completed_at": completed,
+             "duration_seconds": round((completed - person.started).total_seconds()) if completed else None,
+             "option_order": {"stance": ["ukraine", "russia", "peace", "unsure", "skip"]}, "step": 12,
+             "pending": {}, "current_question": None,
+             **{column: analysis_value(q, values[q]) if q in values else None for q, column in ANSWER_COLUMNS.items()}}
+        )  # fmt: skip
+        for question, value in values.items():
+            answers.append(
+                {"response_id": response_id, "question": question, "option": value.option,
+                 "number": value.number, "text": value.text, "answered_at": person.started}
+            )  # fmt: skip
+            choices += [
+                {"response_id": response_id, "question": question, "option": c} for c in value.choices
+            ]
+    async with engine.begin() as connection:
+        for table, rows in (
+            (Respondent, respondents),
+            (Response, responses),
+            (Answer, answers),
+            (AnswerChoice, choices),
+        ):
+            if rows:
+                await connection.execute(insert(table), rows)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import re
-from datetime import UTC, datetime, time
+from dataclasses import replace
+from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -16,7 +18,7 @@ from bot.emulator import BotApiEmulator
 from db.models import DigestPost, DigestStatus
 from survey.disclosure import TOTAL
 from tests.conftest import RESEARCHER_ID, make_settings, start_application, stop_application
-from tests.factories import Person, seed
+from tests.dataset import Person, seed_bulk
 from tests.harness import BotHarness, Clock
 
 CHANNEL = -1001234567890
@@ -38,6 +40,15 @@ async def channel_bot(database_url: str, emulator: BotApiEmulator, clock: Clock)
     harness = BotHarness(application, emulator, clock)
     yield harness
     await stop_application(harness.application)
+
+
+async def seed(engine: AsyncEngine, people: list[Person], completed_at: datetime) -> None:
+    """Store these people as having completed the survey at `completed_at` (3 minutes after starting)."""
+    started = completed_at - timedelta(minutes=3)
+    await seed_bulk(engine, [replace(p, started=started, minutes=3) for p in people], first_id=next(_ids))
+
+
+_ids = itertools.count(1_000_000, 10_000)
 
 
 def posts(emulator: BotApiEmulator) -> list[str]:
@@ -269,3 +280,13 @@ async def test_researchers_preview_the_digest_privately(channel_bot: BotHarness,
     await someone.send("/digest_preview")
     _ = channel_bot.services.i18n.translator("ru")
     assert someone.texts == [_("I don't know this command. Send /help to see what I can do.")]
+
+
+async def test_network_errors_are_retried_with_backoff(channel_bot: BotHarness, engine: AsyncEngine) -> None:
+    await seed(engine, MIXED, local(2026, 3, 20, 10, 0))
+    channel_bot.emulator.failing_calls = 2
+    channel_bot.clock.now = local(2026, 3, 20, 20, 0, 5).astimezone(UTC)
+    assert await run_due(channel_bot) is DigestStatus.SENT
+    assert len(posts(channel_bot.emulator)) == 1
+    [row] = await digest_rows(engine)
+    assert row.status == DigestStatus.SENT and row.attempts == 1

@@ -239,6 +239,8 @@ class BotApiEmulator:
         self.callback_chat: dict[str, int] = {}
         self.flood_after: int | None = None
         self.flood_retry_after = 1
+        self.failing_calls = 0
+        """The next this many calls fail as Telegram does when its servers are in trouble (502)."""
         self.limits = FloodLimits()
         self.monotonic: Callable[[], float] = time.monotonic
         self._sent_since_flood = 0
@@ -278,6 +280,9 @@ class BotApiEmulator:
         handler = self._methods.get(method)
         if handler is None:
             raise ApiError(404, "Not Found")
+        if self.failing_calls > 0:
+            self.failing_calls -= 1
+            raise ApiError(502, "Bad Gateway")
         if files:
             params = {**params, "_files": files}
         return handler(params)

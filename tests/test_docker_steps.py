@@ -1,0 +1,68 @@
+"""The image's build and start steps (docker/install.sh, docker/start.sh) in a fresh virtual environment.
+
+Docker itself cannot run here; the Dockerfile runs exactly these scripts, so this is what it does.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT
+
+pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="the image is Linux")
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the sources installed by docker/install.sh into a new virtual environment."""
+    work = tmp_path_factory.mktemp("image")
+    source = work / "src"
+    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT, check=True,
+                           capture_output=True, text=True).stdout.split()  # fmt: skip
+    for name in files:
+        target = source / name
+        if (ROOT / name).is_file():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes((ROOT / name).read_bytes())
+    venv = work / "venv"
+    subprocess.run(["sh", str(source / "docker/install.sh"), str(source), str(venv)], check=True, timeout=900)
+    return venv
+
+
+def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    keep = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG")}
+    return {**keep, "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/data/survey.sqlite3", **extra}
+
+
+def test_install_compiles_the_catalogs(installed: Path) -> None:
+    compiled = list(installed.glob("lib/python*/site-packages/locales/*/LC_MESSAGES/messages.mo"))
+    assert sorted(p.parent.parent.name for p in compiled) == ["kk", "ru"]
+
+
+def test_start_migrates_and_the_health_check_passes(installed: Path, tmp_path: Path) -> None:
+    python = str(installed / "bin/python")
+    env = _env(tmp_path)
+    unhealthy = subprocess.run(
+        [python, "-m", "bot", "health"], env=env, cwd=tmp_path, capture_output=True, text=True
+    )
+    assert unhealthy.returncode == 1 and unhealthy.stderr.startswith("unhealthy: ")
+    migrated = subprocess.run(
+        [python, "-m", "bot", "migrate"], env=env, cwd=tmp_path, capture_output=True, text=True
+    )
+    assert migrated.returncode == 0, migrated.stderr
+    healthy = subprocess.run(
+        [python, "-m", "bot", "health"], env=env, cwd=tmp_path, capture_output=True, text=True
+    )
+    assert healthy.returncode == 0, healthy.stderr
+
+
+def test_start_script_refuses_to_run_without_a_token(installed: Path, tmp_path: Path) -> None:
+    result = subprocess.run(["sh", str(ROOT / "docker/start.sh"), str(installed)], env=_env(tmp_path),
+                            cwd=tmp_path, capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1] == "configuration error: BOT_TOKEN: not set"
