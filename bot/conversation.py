@@ -136,13 +136,17 @@ def _bump(response: Response, **changes: Any) -> None:
     response.step += 1
 
 
-async def _show_current(turn: Turn, notice: str | None = None) -> None:
-    """Send the current question (or the summary) anew, removing the old message's buttons."""
+async def _show_current(turn: Turn, notice: str | None = None, answers: Answers | None = None) -> None:
+    """Send the current question (or the summary) anew, removing the old message's buttons.
+
+    `answers` are the response's answers when the caller already holds them as stored.
+    """
     response = turn.response
     assert response is not None
     if response.question_message_id is not None:
         turn.replies.append(StripButtons(response.question_message_id))
-    answers = await repo.load_answers(turn.session, response.id)
+    if answers is None:
+        answers = await repo.load_answers(turn.session, response.id)
     if response.current_question is None:
         if notice:
             turn.say(render.plain(notice))
@@ -581,6 +585,7 @@ async def _store(
     for derived_id, derived in step.derived.items():
         await repo.save_answer(turn.session, response.id, derived_id, derived, turn.now)
     await repo.delete_answers(turn.session, response.id, step.dropped)
+    current = {q: v for q, v in {**current, **step.derived}.items() if q not in step.dropped}
     pending = {"edit": response.pending["edit"]} if "edit" in response.pending else {}
     if step.next_question is not None:
         _bump(response, current_question=step.next_question, pending=pending, question_message_id=None)
@@ -590,4 +595,4 @@ async def _store(
             response.status = ResponseStatus.COMPLETE
             response.completed_at = turn.now
             log.info("event=response_completed")
-    await _show_current(turn)
+    await _show_current(turn, answers=current)
