@@ -3,6 +3,7 @@
     .venv/bin/python bench/survey_speed.py            # full run: both databases, 1/20/100, memory at 10,000
     .venv/bin/python bench/survey_speed.py --quick    # a smaller, faster run
     .venv/bin/python bench/survey_speed.py --databases --memory 10000    # only the memory figure
+    .venv/bin/python bench/survey_speed.py --concurrency-gain --quick   # one update at a time vs concurrent
 
 For each database (SQLite file; PostgreSQL in a throwaway database this script creates and
 drops) the real bot runs as a separate process (`python -m bot run`, as in production, only
@@ -19,6 +20,10 @@ and again after 10,000 more respondents (100 at a time) started the survey and c
 that each has a response in progress; the growth divided by 10,000 is the memory per
 in-progress respondent. RSS is what the operating system charges the process, so anything the
 bot keeps per respondent (PTB's per-user data, caches, the SQLite page cache) shows up in it.
+
+--concurrency-gain: the same runs of the survey bot on each database twice, once handling one
+update at a time (CONCURRENT_UPDATES=1) and once as configured by default (updates of different
+people concurrently, each person's in order: bot/concurrency.py), and the ratio of the two.
 """
 
 from __future__ import annotations
@@ -29,18 +34,19 @@ import os
 import sys
 import tempfile
 import time
-import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bot.emulator.client import ControlClient, ControlRefused  # noqa: E402
 from bot.i18n import I18n  # noqa: E402
+from bot.sandbox.postgres import throwaway_database  # noqa: E402
 from bot.sandbox.process import Sandbox, sandbox  # noqa: E402
 
 PG_ADMIN_URL = os.environ.get("BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -98,6 +104,11 @@ class Run:
     def percentile(self, p: float) -> float:
         ordered = sorted(self.latencies)
         return ordered[min(len(ordered) - 1, int(p * len(ordered)))] * 1000
+
+    @property
+    def cells(self) -> str:
+        """answers/s, p50 and p99 (ms) as table cells."""
+        return f"{self.rate:.1f} | {self.percentile(0.5):.0f} | {self.percentile(0.99):.0f}"
 
     @property
     def cpu_ms(self) -> float:
@@ -160,30 +171,9 @@ async def drive(box: Sandbox, script: Sequence[tuple[str, str]], concurrency: in
 
 
 @asynccontextmanager
-async def postgresql_database() -> AsyncIterator[str]:
-    """A throwaway PostgreSQL database, dropped afterwards."""
-    import asyncpg
-
-    name = f"survey_bench_{uuid.uuid4().hex[:10]}"
-    admin = await asyncpg.connect(PG_ADMIN_URL, timeout=5)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    try:
-        yield PG_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://") + f"/{name}"
-    finally:
-        admin = await asyncpg.connect(PG_ADMIN_URL, timeout=5)
-        try:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await admin.close()
-
-
-@asynccontextmanager
 async def database(kind: str, folder: Path) -> AsyncIterator[str]:
     if kind == "postgresql":
-        async with postgresql_database() as url:
+        async with throwaway_database(PG_ADMIN_URL, "survey_bench") as url:
             yield url
     else:
         yield f"sqlite+aiosqlite:///{folder / 'bench.sqlite3'}"
@@ -195,10 +185,13 @@ async def measure(
     script: Sequence[tuple[str, str]],
     surveys: dict[int, int],
     command: Sequence[str] | None,
+    settings: dict[str, object] | None = None,
 ) -> dict[int, Run]:
     """Every concurrency level against one bot process (after one warm-up survey)."""
-    extra = {"command": command} if command else {}
-    async with sandbox(folder, database_url, log_name="bench-bot.log", connections=200, **extra) as box:
+    extra: dict[str, Any] = {"command": command} if command else {}
+    async with sandbox(
+        folder, database_url, log_name="bench-bot.log", connections=200, settings=settings, **extra
+    ) as box:
         await drive(box, script, 1, 1)
         return {level: await drive(box, script, level, surveys[level]) for level in surveys}
 
@@ -238,7 +231,37 @@ def report_failures(runs: list[Run]) -> None:
         print(f"broken off {count}x: {reason}", file=sys.stderr)
 
 
+def gain_table(sequential: dict[str, dict[int, Run]], concurrent: dict[str, dict[int, Run]]) -> str:
+    lines = [
+        "| database | respondents at once | one at a time: answers/s | p50 ms | p99 ms "
+        "| concurrent: answers/s | p50 ms | p99 ms | gain |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for name, runs in concurrent.items():
+        for level, run in runs.items():
+            one = sequential[name][level]
+            lines.append(f"| {name} | {level} | {one.cells} | {run.cells} | {run.rate / one.rate:.2f} |")
+    return "\n".join(lines)
+
+
+async def concurrency_gain(args: argparse.Namespace) -> None:
+    """The survey bot one update at a time, then concurrently, on each database."""
+    surveys = QUICK_SURVEYS if args.quick else SURVEYS
+    results: dict[str, dict[str, dict[int, Run]]] = {"sequential": {}, "concurrent": {}}
+    with tempfile.TemporaryDirectory(prefix="survey-bench-") as tmp:
+        for kind in args.databases:
+            for mode, settings in (("sequential", {"concurrent_updates": 1}), ("concurrent", {})):
+                print(f"survey bot on {kind}, {mode}...", file=sys.stderr)
+                async with database(kind, Path(tmp) / mode) as url:
+                    runs = await measure(Path(tmp), url, survey_script(), surveys, None, settings)
+                results[mode][kind] = runs
+    print(gain_table(results["sequential"], results["concurrent"]))
+
+
 async def main(args: argparse.Namespace) -> None:
+    if args.concurrency_gain:
+        await concurrency_gain(args)
+        return
     surveys = QUICK_SURVEYS if args.quick else SURVEYS
     script = survey_script()
     folder = Path(tempfile.mkdtemp(prefix="survey-bench-"))
@@ -273,6 +296,9 @@ if __name__ == "__main__":
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--quick", action="store_true", help="fewer surveys per level")
+    parser.add_argument(
+        "--concurrency-gain", action="store_true", help="one update at a time vs concurrently (no ceiling)"
+    )
     parser.add_argument(
         "--databases", nargs="*", default=["sqlite", "postgresql"], choices=["sqlite", "postgresql"]
     )

@@ -52,7 +52,7 @@ def run(settings: Settings) -> None:
     asyncio.run(prepare_database(settings))
     application = build_application(settings)
     if settings.webhook_url and settings.webhook_secret:
-        log.info("event=starting mode=webhook port=%s", settings.webhook_port)
+        log.info("starting", extra={"mode": "webhook", "port": settings.webhook_port})
         application.run_webhook(
             listen=WEBHOOK_LISTEN,
             port=settings.webhook_port,
@@ -62,7 +62,7 @@ def run(settings: Settings) -> None:
             allowed_updates=ALLOWED_UPDATES,
         )
         return
-    log.info("event=starting mode=polling")
+    log.info("starting", extra={"mode": "polling"})
     application.run_polling(allowed_updates=ALLOWED_UPDATES)
 
 
@@ -85,7 +85,7 @@ async def export_dataset(settings: Settings, file_format: str, out: Path, langua
     out.parent.mkdir(parents=True, exist_ok=True)
     await asyncio.to_thread(WRITERS[file_format], table, out)
     await asyncio.to_thread(write_codebook, table, codebook)
-    log.info("event=export rows=%d format=%s", table.rows, file_format)
+    log.info("export", extra={"rows": table.rows, "format": file_format})
     return [out, codebook]
 
 
@@ -136,6 +136,7 @@ def main(argv: list[str] | None = None) -> int:
     configure_logging()
     try:
         settings = load_settings()
+        configure_logging(secrets=settings.secret_values)
         command = args.command or ("run" if settings.bot_token else "sandbox")
         if command == "run":
             run(settings)

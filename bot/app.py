@@ -103,7 +103,7 @@ def build_application(
         .base_file_url(f"{settings.bot_api_url}/file/bot")
         .post_init(_post_init)
         .post_shutdown(_post_shutdown)
-        .concurrent_updates(PerUserUpdateProcessor())
+        .concurrent_updates(PerUserUpdateProcessor(settings.concurrent_updates))
         .rate_limiter(AIORateLimiter(max_retries=FLOOD_RETRIES))
     )
     if request is not None:

@@ -9,7 +9,7 @@ from typing import Any
 from telegram import Update
 from telegram.ext import BaseUpdateProcessor
 
-DEFAULT_CONCURRENCY = 64
+from bot.config import DEFAULT_CONCURRENT_UPDATES
 
 
 def ordering_key(update: object) -> int | None:
@@ -30,7 +30,7 @@ class PerUserUpdateProcessor(BaseUpdateProcessor):
     Locks of people with nothing in flight are dropped: memory does not grow with respondents.
     """
 
-    def __init__(self, max_concurrent_updates: int = DEFAULT_CONCURRENCY) -> None:
+    def __init__(self, max_concurrent_updates: int = DEFAULT_CONCURRENT_UPDATES) -> None:
         super().__init__(max_concurrent_updates)
         self._locks: dict[int, tuple[asyncio.Lock, int]] = {}
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -12,6 +13,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///data/survey.sqlite3"
 WEBHOOK_SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")
 SUPPORTED_DATABASES = ("sqlite+aiosqlite", "postgresql+asyncpg")
+DEFAULT_CONCURRENT_UPDATES = 64
 
 
 class ConfigError(Exception):
@@ -42,6 +44,7 @@ class Settings(BaseSettings):
     webhook_url: str | None = None
     webhook_port: int = Field(default=8443, ge=1, le=65535)
     webhook_secret: SecretStr | None = None
+    concurrent_updates: int = Field(default=DEFAULT_CONCURRENT_UPDATES, ge=1)
 
     @field_validator("researcher_ids", mode="before")
     @classmethod
@@ -119,6 +122,13 @@ class Settings(BaseSettings):
             value = getattr(self, name)
             if value is None or (isinstance(value, SecretStr) and not value.get_secret_value()):
                 raise ConfigError(name.upper(), "not set")
+
+    @property
+    def secret_values(self) -> list[str]:
+        """What no log line may show: the token, the keys, the database password."""
+        secrets = [self.bot_token, self.pseudonym_key, self.webhook_secret]
+        values = [secret.get_secret_value() for secret in secrets if secret is not None]
+        return [*values, urlsplit(self.database_url).password or ""]
 
     @property
     def sqlite_path(self) -> Path | None:

@@ -368,7 +368,7 @@ async def _consent(turn: Turn, callback: Callback, message_id: int) -> None:
         turn.toast(_("You have already agreed. Send /start to continue."))
         return
     turn.respondent, turn.response = respondent, response
-    log.info("event=consented language=%s", callback.language)
+    log.info("consented", extra={"language": callback.language})
     await _show_current(turn)
 
 
@@ -385,7 +385,7 @@ async def _erase(turn: Turn, confirmed: bool, message_id: int) -> None:
     if turn.response is not None and turn.response.question_message_id is not None:
         turn.replies.append(StripButtons(turn.response.question_message_id))
     await repo.erase_respondent(turn.session, turn.respondent)
-    log.info("event=respondent_erased")
+    log.info("respondent_erased")
     turn.respondent = turn.response = None
     turn.replies.append(
         Edit(
@@ -568,7 +568,7 @@ async def _store(
             pending={},
             question_message_id=None,
         )
-        log.info("event=screened_out")
+        log.info("screened_out")
         turn.say(
             render.plain(
                 turn._(
@@ -579,7 +579,7 @@ async def _store(
         )
         return
     await repo.save_answer(turn.session, response.id, question.id, value, turn.now)
-    log.info("event=answer_stored question=%s", question.id)
+    log.info("answer_stored", extra={"question": question.id})
     current = {**answers, question.id: value}
     step = advance(questionnaire, current, question.id, dependents_of=response.pending.get("edit"))
     for derived_id, derived in step.derived.items():
@@ -594,5 +594,5 @@ async def _store(
         if response.status is ResponseStatus.IN_PROGRESS:
             response.status = ResponseStatus.COMPLETE
             response.completed_at = turn.now
-            log.info("event=response_completed")
+            log.info("response_completed")
     await _show_current(turn, answers=current)

@@ -38,6 +38,7 @@ STANCE_WORDS = {
     "peace": N_("for peace, no side"),
 }
 CHART_TITLE = N_("Views of the war by age (n = {n})")
+TITLE = N_("Survey on views of the war in Ukraine: results as of {date}")
 CLAIM_LEASE = timedelta(minutes=2)
 NETWORK_RETRIES = 5
 
@@ -151,7 +152,7 @@ def compose_language(_: Translator, services: Services, figures: Figures, link: 
     """The digest in one language: plain sentences, nothing under the minimum cell size."""
     k = services.settings.min_cell
     moment = figures.as_of.astimezone(ZoneInfo(services.settings.timezone)).strftime("%d.%m.%Y %H:%M")
-    title = _("Survey on views of the war in Ukraine: results as of {date}", date=moment)
+    title = _(TITLE, date=moment)
     invitation = _("Take part anonymously: {link}", link=link)
     total = figures.total
     if total is None:
@@ -308,7 +309,7 @@ async def publish(services: Services, bot: Bot, due: datetime) -> DigestStatus |
     async with services.sessions.begin() as session:
         post = await digests.claim(session, key, chat_id, now, CLAIM_LEASE)
     if post is None:
-        log.info("event=digest_skipped period=%s reason=already_claimed", key)
+        log.info("digest_skipped", extra={"period": key, "reason": "already_claimed"})
         return None
     figures = await gather(services, now)
     try:
@@ -320,13 +321,13 @@ async def publish(services: Services, bot: Bot, due: datetime) -> DigestStatus |
         await digests.finish(
             session, post.id, services.clock(), message_id=message_id, data_until=figures.as_of
         )
-    log.info("event=digest_sent period=%s", key)
+    log.info("digest_sent", extra={"period": key})
     return DigestStatus.SENT
 
 
 async def _record_failure(services: Services, bot: Bot, post_id: int, key: str, reason: str) -> None:
     """Mark the period failed, log it, and tell the researchers (once, not at every period)."""
-    log.error("event=digest_failed period=%s reason=%r", key, reason)
+    log.error("digest_failed", extra={"period": key, "reason": reason})
     async with services.sessions.begin() as session:
         previous = await digests.previous_outcome(session, key)
         await digests.finish(session, post_id, services.clock(), error=reason)
@@ -344,4 +345,4 @@ async def _record_failure(services: Services, bot: Bot, post_id: int, key: str, 
                 ),
             )
         except (Forbidden, BadRequest) as error:
-            log.warning("event=researcher_unreachable reason=%r", error.message)
+            log.warning("researcher_unreachable", extra={"reason": error.message})

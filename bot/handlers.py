@@ -13,13 +13,14 @@ from telegram.ext import ContextTypes
 from bot import conversation
 from bot.callbacks import decode
 from bot.conversation import Edit, Send, StripButtons, Toast, Turn
-from bot.i18n import LANGUAGES
+from bot.i18n import LANGUAGES, N_
 from bot.services import Services
 from db import repo
 
 log = logging.getLogger(__name__)
 
 SERVICES = "services"
+TRY_AGAIN = N_("Something went wrong. Please try again in a moment.")
 Step = Callable[[Turn], Awaitable[None]]
 
 
@@ -35,7 +36,7 @@ async def _handle(update: Update, context: ContextTypes.DEFAULT_TYPE, step: Step
     assert user is not None
     async with services.sessions.begin() as session:
         if not await repo.claim_update(session, update.update_id, services.clock()):
-            log.info("event=duplicate_update")
+            log.info("duplicate_update")
             await _answer_query(update, None)
             return
         turn = await conversation.open_turn(services, session, user.id, user.language_code)
@@ -72,7 +73,7 @@ async def _answer_query(update: Update, toast: str | None) -> None:
     try:
         await update.callback_query.answer(toast)
     except BadRequest as error:
-        log.info("event=callback_answer_skipped reason=%r", error.message)
+        log.info("callback_answer_skipped", extra={"reason": error.message})
 
 
 async def _edit(reply: Edit | StripButtons, chat_id: int, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -89,7 +90,7 @@ async def _edit(reply: Edit | StripButtons, chat_id: int, context: ContextTypes.
         else:
             await context.bot.edit_message_reply_markup(chat_id, reply.message_id, reply_markup=None)
     except BadRequest as error:
-        log.info("event=edit_skipped reason=%r", error.message)
+        log.info("edit_skipped", extra={"reason": error.message})
 
 
 async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -166,13 +167,13 @@ async def group_start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
             _("The survey is anonymous and runs only in a private chat with me."), reply_markup=keyboard
         )
     except Forbidden:
-        log.info("event=group_reply_forbidden")
+        log.info("group_reply_forbidden")
 
 
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Log the failure without personal data, and tell the respondent to try again."""
     error = context.error
-    log.error("event=handler_error error=%s", type(error).__name__, exc_info=error)
+    log.error("handler_error", exc_info=error)
     if not isinstance(update, Update) or update.effective_chat is None or update.effective_user is None:
         return
     if update.effective_chat.type != "private":
@@ -182,10 +183,8 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     _ = services.i18n.translator(lang if lang in LANGUAGES else services.settings.default_language)
     try:
         if update.callback_query:
-            await update.callback_query.answer(_("Something went wrong. Please try again in a moment."))
+            await update.callback_query.answer(_(TRY_AGAIN))
         else:
-            await context.bot.send_message(
-                update.effective_chat.id, _("Something went wrong. Please try again in a moment.")
-            )
+            await context.bot.send_message(update.effective_chat.id, _(TRY_AGAIN))
     except Exception as notify_error:
-        log.warning("event=error_notice_failed error=%s", type(notify_error).__name__)
+        log.warning("error_notice_failed", extra={"error": type(notify_error).__name__})

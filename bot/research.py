@@ -150,7 +150,7 @@ async def export_files(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
                 continue
             with path.open("rb") as handle:
                 await message.reply_document(InputFile(handle, filename=path.name))
-    log.info("event=export rows=%d", table.rows)
+    log.info("export", extra={"rows": table.rows})
 
 
 def write_all(table: export.Table, folder: Path, stem: str) -> list[Path]:

@@ -39,7 +39,11 @@ def _tune_sqlite(engine: AsyncEngine) -> None:
 
 
 def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
-    """Create the engine for `url`; a SQLite file's folder is created when missing."""
+    """Create the engine for `url`; a SQLite file's folder is created when missing.
+
+    Statement parameters (answer texts among them) are kept out of error messages, and so of logs.
+    """
+    kwargs.setdefault("hide_parameters", True)
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":

@@ -69,8 +69,8 @@ async def upgrade_to_head(engine: AsyncEngine) -> None:
     async with engine.begin() as connection:
         before, head = await connection.run_sync(_upgrade)
     if before == head:
-        log.info("database schema is up to date (revision %s)", head)
+        log.info("schema_up_to_date", extra={"revision": head})
     elif before is None:
-        log.info("new database: created the schema at revision %s", head)
+        log.info("schema_created", extra={"revision": head})
     else:
-        log.info("database upgraded from revision %s to %s", before, head)
+        log.info("schema_upgraded", extra={"from_revision": before, "revision": head})

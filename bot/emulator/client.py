@@ -124,10 +124,14 @@ class ControlClient:
     # ---- users ------------------------------------------------------------------------------
 
     async def new_user(
-        self, language_code: str | None = "ru", first_name: str = "User", user_id: int | None = None
+        self,
+        language_code: str | None = "ru",
+        first_name: str = "User",
+        user_id: int | None = None,
+        **names: str,
     ) -> int:
-        """A new Telegram user (a fresh id unless given); their private chat has the same id."""
-        body = {"id": user_id, "language_code": language_code, "first_name": first_name}
+        """A new Telegram user (a fresh id unless given; `last_name=`, `username=` too); chat id = user id."""
+        body = {"id": user_id, "language_code": language_code, "first_name": first_name, **names}
         user = await self._call("POST", "/users", body)
         return int(user["id"])
 
@@ -222,6 +226,10 @@ class ControlClient:
         """Simulate Telegram's flood limits (None turns one off)."""
         body = {"per_chat": per_chat, "overall": overall, "after": after, "retry_after": retry_after}
         await self._call("PUT", "/flood", body)
+
+    async def set_backends(self, urls: list[str]) -> None:
+        """Deliver webhook updates to these bot processes in turn, as a load balancer would ([]: off)."""
+        await self._call("PUT", "/webhook/backends", {"urls": urls})
 
     async def stats(self) -> dict[str, Any]:
         """Calls by method, updates pending and delivered, mode."""

@@ -13,8 +13,9 @@ users and watch chats: create users (`POST /users`), make them send messages
 (`POST /users/{id}/messages`), press buttons by label (`POST /users/{id}/press`: a label
 that is not on the message is refused and the bot gets nothing, as in Telegram), edit
 messages, read a chat (`GET /chats/{id}`), wait for it to change (`GET /chats/{id}/wait`,
-a long poll), fetch sent files, open channels, simulate flood limits (`PUT /flood`) and
-read call counts (`GET /stats`). README.md "The local Bot API" lists every request.
+a long poll), fetch sent files, open channels, simulate flood limits (`PUT /flood`), put
+several bot processes behind the webhook URL (`PUT /webhook/backends`) and read call counts
+(`GET /stats`). README.md "The local Bot API" lists every request.
 User actions wait for the bot's reply before answering unless told `"wait": "none"`.
 Waiting is event-driven (asyncio events fired by every change), never a busy loop.
 """
@@ -170,6 +171,9 @@ class EmulatorServer:
         self._poll_generation = 0
         self._in_flight: set[int] = set()
         self._webhook_task: asyncio.Task[None] | None = None
+        self.backends: list[str] = []
+        self.backend_deliveries: Counter[str] = Counter()
+        self._rotation: Counter[int] = Counter()
         self._client: ClientSession | None = None
         self._runner: web.AppRunner | None = None
         self.port = 0
@@ -199,6 +203,7 @@ class EmulatorServer:
             web.get("/_control/chats/{chat_id}/wait", self._wait_chat),
             web.get("/_control/chats/{chat_id}/messages/{message_id}/file", self._file),
             web.put("/_control/flood", self._flood),
+            web.put("/_control/webhook/backends", self._set_backends),
         ]
         app.add_routes([*control, web.route("*", "/bot{token}/{method}", self._bot_api)])
         return app
@@ -346,8 +351,12 @@ class EmulatorServer:
         self._in_flight.clear()
 
     async def _deliver_webhook(self, webhook: Webhook) -> None:
-        """POST pending updates to the webhook: several chats at once, each chat's in order."""
-        posts: set[asyncio.Task[None]] = set()
+        """POST pending updates to the webhook: several chats at once, each chat's in order.
+
+        When delivery stops (a new setWebhook, deleteWebhook), updates whose POST was still
+        unanswered go back to the queue: Telegram delivers at least once.
+        """
+        posts: dict[asyncio.Task[None], dict[str, Any]] = {}
         try:
             while True:
                 ready = []
@@ -363,28 +372,45 @@ class EmulatorServer:
                 for update in ready:
                     self.pending.remove(update)
                     task = asyncio.create_task(self._post_update(webhook, update))
-                    posts.add(task)
-                    task.add_done_callback(posts.discard)
+                    posts[task] = update
+                    task.add_done_callback(posts.pop)
         finally:
+            unanswered = [update for task, update in posts.items() if not task.done()]
             for task in posts:
                 task.cancel()
+            self.pending = deque(sorted([*unanswered, *self.pending], key=lambda u: int(u["update_id"])))
 
     async def _post_update(self, webhook: Webhook, update: dict[str, Any]) -> None:
         """Deliver one update, retrying (as Telegram does) until the bot answers 2xx."""
         assert self._client is not None
         headers = {SECRET_HEADER: webhook.secret_token} if webhook.secret_token else {}
         for attempt in itertools.count():
+            url = self._target(webhook, _update_chat(update))
             try:
-                async with self._client.post(webhook.url, json=update, headers=headers) as answer:
+                async with self._client.post(url, json=update, headers=headers) as answer:
                     if answer.status < 300:
+                        self.backend_deliveries[url] += 1
                         break
-                    log.info("event=webhook_refused status=%s", answer.status)
+                    log.info("webhook_refused", extra={"status": answer.status})
             except (ClientError, TimeoutError) as exc:
-                log.info("event=webhook_unreachable error=%s", type(exc).__name__)
+                log.info("webhook_unreachable", extra={"error": type(exc).__name__})
             await asyncio.sleep(WEBHOOK_RETRY_DELAYS[min(attempt, len(WEBHOOK_RETRY_DELAYS) - 1)])
         self.delivered += 1
         self._in_flight.discard(_update_chat(update))
         self._arrived.fire()
+
+    def _target(self, webhook: Webhook, chat_id: int) -> str:
+        """Where one POST goes: the webhook URL, or the next backend in turn for this chat.
+
+        With backends, the emulator plays the load balancer behind the public webhook URL: each
+        chat's successive deliveries (retries included) go to the backends in turn, so two
+        replicas always share one person's updates, the hardest case for keeping their order.
+        """
+        if not self.backends:
+            return webhook.url
+        turn = self._rotation[chat_id]
+        self._rotation[chat_id] += 1
+        return self.backends[turn % len(self.backends)]
 
     def enqueue(self, update: dict[str, Any]) -> None:
         """Queue an update for the bot (dropped, like Telegram, if the bot did not ask for its kind)."""
@@ -436,6 +462,7 @@ class EmulatorServer:
                 "updates_delivered": self.delivered,
                 "mode": "webhook" if self.webhook else "polling",
                 "users": len(self.users),
+                "backend_deliveries": dict(self.backend_deliveries),
             }
         )
 
@@ -619,6 +646,16 @@ class EmulatorServer:
             return {"ok": True}
 
         return web.json_response(await _control(flood()))
+
+    async def _set_backends(self, request: web.Request) -> web.Response:
+        async def set_backends() -> dict[str, Any]:
+            urls = (await self._body(request)).get("urls") or []
+            if not all(isinstance(url, str) and url.startswith(("http://", "https://")) for url in urls):
+                raise ControlError(f"urls must be a list of http(s) URLs, not {urls!r}")
+            self.backends = list(urls)
+            return {"ok": True, "backends": self.backends}
+
+        return web.json_response(await _control(set_backends()))
 
 
 async def _control(work: Awaitable[dict[str, Any]]) -> dict[str, Any]:

@@ -1,4 +1,12 @@
-"""A crowd of simulated respondents taking the survey at once, over HTTP, through the control API."""
+"""A crowd of simulated respondents taking the survey at once, over HTTP, through the control API.
+
+By default a respondent who gets no reply in time is stuck: the bot failed them. For the fault
+runs a crowd can be patient instead (`Patience`): after silence (the bot is down) or on a
+screen that changed under its finger, a respondent sends /start, as people do, and goes on
+from whatever the bot shows; after a "try again" notice it waits a moment and tries again.
+Each respondent notes the answers the bot acknowledged, i.e. answers after which the bot
+showed the next screen, so that a fault run can check every one of them is in the database.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +21,7 @@ from typing import TextIO
 
 from bot.emulator.client import ChatView, ControlClient, ControlRefused, Reply
 from bot.i18n import LANGUAGES
+from bot.render import CHECKED
 from bot.sandbox.personas import (
     AGE_IN_WORDS,
     NOT_A_BUTTON,
@@ -23,13 +32,29 @@ from bot.sandbox.personas import (
     make_persona,
 )
 from bot.sandbox.screens import Kind, Reader, Screen
-from survey.model import SKIP
+from survey.model import SKIP, Question
 from survey.model import Kind as QuestionKind
 
 MAX_ACTIONS = 80
+STALE_AFTER = 3
+"""A patient respondent whose answer to a question was not taken this often in a row sends /start."""
 REPLY_TIMEOUT = 60.0
 SHOWN_MESSAGES = 6
 ARRIVAL_SPREAD = 2.0
+
+
+@dataclass(frozen=True)
+class Patience:
+    """How long a simulated respondent waits for a reply, and how often it picks up after silence."""
+
+    reply_timeout: float = REPLY_TIMEOUT
+    resumes: int = 0
+    """How often it may send /start to go on after silence (0: the first silence leaves it stuck)."""
+    pause: float = 0.5
+    """Seconds it waits after the bot said "try again in a moment"."""
+
+
+IMPATIENT = Patience()
 
 
 class Stuck(Exception):
@@ -38,6 +63,10 @@ class Stuck(Exception):
     def __init__(self, what: str, chat: ChatView | None = None) -> None:
         last = chat.bot_messages[-1].text if chat and chat.bot_messages else None
         super().__init__(f"{what} (last bot message: {last!r})")
+
+
+class Lost(Exception):
+    """A patient respondent lost the thread (no reply in time, or a button gone): it will resume."""
 
 
 @dataclass
@@ -49,6 +78,12 @@ class Outcome:
     status: str
     answers: int = 0
     error: str | None = None
+    acknowledged: dict[str, object] = field(default_factory=dict)
+    """Answers (question id: the persona's answer) after which the bot showed the next screen."""
+    silences: int = 0
+    """Actions the bot did not reply to in time."""
+    notices: int = 0
+    """"Something went wrong, try again" replies."""
 
 
 @dataclass
@@ -107,37 +142,58 @@ class Progress:
 class Respondent:
     """One simulated person driving the bot through the emulator, one screen at a time."""
 
-    def __init__(self, client: ControlClient, reader: Reader, persona: Persona, tally: Tally) -> None:
+    def __init__(
+        self,
+        client: ControlClient,
+        reader: Reader,
+        persona: Persona,
+        tally: Tally,
+        patience: Patience = IMPATIENT,
+    ) -> None:
         self.client = client
         self.reader = reader
         self.persona = persona
         self.tally = tally
+        self.patience = patience
         self.user_id = 0
         self.chat: ChatView | None = None
         self.language = persona.telegram_language if persona.telegram_language in LANGUAGES else None
         self.mistakes = dict(persona.mistakes)
         self.age_attempts = 0
-        self.answered = 0
+        self.acknowledged: dict[str, object] = {}
+        self.silences = self.notices = self.resumed = self.not_taken = 0
+        self.erasing = self.noticed = False
 
     # ---- acting -----------------------------------------------------------------------------
 
-    def _seen(self, reply: Reply) -> ChatView:
+    async def _seen(self, reply: Reply) -> ChatView:
+        """Take in the bot's reply; silence is Lost (patient) or Stuck; a "try again" costs a pause."""
         if reply.timed_out:
+            self.silences += 1
+            if self.patience.resumes:
+                raise Lost()
             raise Stuck("the bot did not reply in time", reply.chat)
         self.chat = reply.chat
+        shown = reply.chat.after(reply.message_id) if reply.message_id is not None else []
+        try_again = self.reader.try_again
+        self.noticed = reply.toast in try_again or any(m.text in try_again for m in shown)
+        if self.noticed:
+            self.notices += 1
+            await asyncio.sleep(self.patience.pause)
         return reply.chat
 
     async def send(self, text: str | None = None, **content: object) -> ChatView:
         reply = await self.client.send(
-            self.user_id, text, within=REPLY_TIMEOUT, limit=SHOWN_MESSAGES, **content
+            self.user_id, text, within=self.patience.reply_timeout, limit=SHOWN_MESSAGES, **content
         )
-        return self._seen(reply)
+        return await self._seen(reply)
 
     async def press(self, label: str, double: bool = False) -> ChatView:
         """Press `label`; a double tap presses twice at once (the second may find the button gone)."""
+        timeout = self.patience.reply_timeout
         taps = await asyncio.gather(
             *(
-                self.client.press(self.user_id, label, within=REPLY_TIMEOUT, limit=SHOWN_MESSAGES)
+                self.client.press(self.user_id, label, within=timeout, limit=SHOWN_MESSAGES)
                 for _ in range(2 if double else 1)
             ),
             return_exceptions=True,
@@ -146,12 +202,28 @@ class Respondent:
         if not replies:
             error = taps[0]
             if isinstance(error, ControlRefused):
+                if self.patience.resumes:
+                    raise Lost()
                 raise Stuck(f"cannot press {label!r}: {error.description}", self.chat)
             raise error
-        return self._seen(max(replies, key=lambda reply: reply.chat.version))
+        return await self._seen(max(replies, key=lambda reply: reply.chat.version))
 
-    def _answer(self) -> None:
-        self.answered += 1
+    def _answer(self, question_id: str) -> None:
+        """Note the answer as acknowledged if the bot moved on from its question.
+
+        If it did not, the respondent answers again; a patient one that sees its answer not
+        taken again and again (buttons of a message the bot has moved past) sends /start.
+        """
+        assert self.chat is not None
+        screen = self.reader.read(self.chat.keyboard)
+        if screen.question is not None and screen.question.id == question_id:
+            self.not_taken += 1
+            if self.patience.resumes and self.not_taken >= STALE_AFTER:
+                self.not_taken = 0
+                raise Lost()
+            return
+        self.not_taken = 0
+        self.acknowledged[question_id] = self.persona.answers.get(question_id, SKIP)
         self.tally.count_answer()
 
     # ---- the visit --------------------------------------------------------------------------
@@ -161,23 +233,46 @@ class Respondent:
         persona = self.persona
         self.user_id = await self.client.new_user(persona.telegram_language, first_name="Sim")
         try:
-            status = await self._visit()
+            status, error = await self._visit(), None
         except Stuck as exc:
-            return Outcome(self.user_id, persona, "stuck", self.answered, str(exc))
-        return Outcome(self.user_id, persona, status, self.answered)
+            status, error = "stuck", str(exc)
+        answers = len(self.acknowledged)
+        return Outcome(
+            self.user_id, persona, status, answers, error, self.acknowledged, self.silences, self.notices
+        )
 
     async def _visit(self) -> str:
-        chat = await self.send("/start")
-        for _ in range(MAX_ACTIONS):
+        chat = await self._start()
+        for _ in range(MAX_ACTIONS + self.patience.resumes):
             screen = self.reader.read(chat.keyboard)
-            if screen.kind is Kind.UNKNOWN:
-                return self._ended(chat)
-            outcome = await self._act(screen)
+            try:
+                if screen.kind is Kind.UNKNOWN:
+                    if self.noticed and self.patience.resumes:
+                        raise Lost()  # "try again" where the bot should have shown a question
+                    return self._ended(chat)
+                outcome = await self._act(screen)
+            except Lost:
+                self._lost_the_thread()
+                outcome = None
+                await self._start()
             if outcome is not None:
                 return outcome
             assert self.chat is not None
             chat = self.chat
         raise Stuck(f"still not done after {MAX_ACTIONS} actions", chat)
+
+    async def _start(self) -> ChatView:
+        """/start, sent again after each silence as long as patience lasts; the chat then."""
+        while True:
+            try:
+                return await self.send("/start")
+            except Lost:
+                self._lost_the_thread()
+
+    def _lost_the_thread(self) -> None:
+        self.resumed += 1
+        if self.resumed > self.patience.resumes:
+            raise Stuck(f"lost the thread {self.resumed} times", self.chat)
 
     def _ended(self, chat: ChatView) -> str:
         """No buttons left: screened out is the only expected way to get here."""
@@ -191,6 +286,8 @@ class Respondent:
         """Do what the persona does on this screen; a status when the visit is over."""
         assert self.chat is not None and self.chat.keyboard is not None
         message, persona = self.chat.keyboard, self.persona
+        if self.erasing and screen.kind in (Kind.LANGUAGE, Kind.CONSENT):
+            return Ending.DELETE.value  # the erase went through, but its reply was lost
         if screen.kind is Kind.LANGUAGE:
             self.language = persona.language
             await self.press(self.reader.language_label(persona.language))
@@ -209,6 +306,7 @@ class Respondent:
                 return Ending.COMPLETE.value
             await self.send("/delete")
         elif screen.kind is Kind.ERASE:
+            self.erasing = True
             await self.press(self.reader.button_on(message, "Yes, erase everything", screen.language))
             return Ending.DELETE.value
         else:
@@ -251,7 +349,7 @@ class Respondent:
             typed = self._age_text()
             await self.send(typed)
             if typed == str(self.persona.age) and self.persona.ending is Ending.UNDER_AGE:
-                self._answer()
+                self._answer(question.id)
                 return Ending.UNDER_AGE.value
         elif question.kind is QuestionKind.TEXT:
             if value == SKIP:
@@ -265,13 +363,22 @@ class Respondent:
             if value == [SKIP]:
                 await self.press(self.reader.option_on(message, question, SKIP, language))
             else:
-                for code in value:
-                    assert self.chat.keyboard is not None
-                    await self.press(self.reader.option_on(self.chat.keyboard, question, code, language))
+                await self._tick(question, value, language)
                 assert self.chat.keyboard is not None
                 await self.press(self.reader.button_on(self.chat.keyboard, "Done", language))
-        self._answer()
+        self._answer(question.id)
         return None
+
+    async def _tick(self, question: Question, codes: list[str], language: str | None) -> None:
+        """Tick `codes` on the multiple-choice question, pressing again where a press was not taken."""
+        for _ in range(len(codes) * STALE_AFTER):
+            assert self.chat is not None and self.chat.keyboard is not None
+            labels = [self.reader.option_on(self.chat.keyboard, question, code, language) for code in codes]
+            unticked = [label for label in labels if not label.startswith(CHECKED)]
+            if not unticked:
+                return
+            await self.press(unticked[0])
+        raise Lost()
 
     def _age_text(self) -> str:
         """What the persona types for age: a mistake first, if planned, then the number."""
@@ -294,6 +401,7 @@ async def run_crowd(
     seed: int = 2022,
     progress: bool = True,
     spread: float = ARRIVAL_SPREAD,
+    patience: Patience = IMPATIENT,
 ) -> list[Outcome]:
     """`size` simulated respondents arriving within `spread` seconds, all at once; their outcomes."""
     rng = random.Random(seed)
@@ -306,7 +414,7 @@ async def run_crowd(
 
     async def one(persona: Persona, delay: float) -> Outcome:
         await asyncio.sleep(delay)
-        outcome = await Respondent(client, reader, persona, tally).run()
+        outcome = await Respondent(client, reader, persona, tally, patience).run()
         tally.count_outcome(outcome.status)
         return outcome
 

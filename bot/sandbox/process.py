@@ -1,7 +1,9 @@
 """The emulator in this process and the real bot (`python -m bot run`) as a child process against it.
 
 Only the Bot API URL (and the token the emulator accepts) differs from production: the child is
-the same program, reading the same settings from its environment.
+the same program, reading the same settings from its environment. Several children can run
+as replicas behind one webhook URL (the emulator then plays the load balancer), and any of
+them can be killed and restarted, for the fault runs.
 """
 
 from __future__ import annotations
@@ -31,6 +33,9 @@ START_TIMEOUT = 90.0
 STOP_TIMEOUT = 15.0
 SETTING_NAMES = frozenset(name.upper() for name in Settings.model_fields)
 BOT_COMMAND = ("-m", "bot", "run")
+WEBHOOK_PATH = "/telegram"
+PUBLIC_WEBHOOK_URL = f"https://survey-bot.invalid{WEBHOOK_PATH}"
+"""What replicas register with setWebhook: the load balancer's address, never contacted itself."""
 
 
 class BotFailed(Exception):
@@ -46,6 +51,14 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def free_ports(count: int) -> list[int]:
+    """`count` different free ports."""
+    ports: set[int] = set()
+    while len(ports) < count:
+        ports.add(free_port())
+    return sorted(ports)
 
 
 def bot_environment(settings: Mapping[str, object]) -> dict[str, str]:
@@ -84,6 +97,12 @@ class BotProcess:
     def exited(self) -> bool:
         return self.process is None or self.process.poll() is not None
 
+    def kill(self) -> None:
+        """SIGKILL: the process dies wherever it is, as in a crash or an OOM kill."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
     def stop(self) -> int | None:
         """SIGINT (the bot stops cleanly), then SIGKILL if it does not; the exit status."""
         if self.process is None:
@@ -100,28 +119,43 @@ class BotProcess:
 
 @dataclass
 class Sandbox:
-    """A running emulator, the bot process on it, and a control client."""
+    """A running emulator, the bot processes on it (one, or replicas), and a control client."""
 
     server: EmulatorServer
     client: ControlClient
-    bot: BotProcess
+    bots: list[BotProcess]
     settings: dict[str, object]
+    up_method: str
+    """The call a starting bot makes once it is ready: getUpdates (polling) or setWebhook."""
+
+    @property
+    def bot(self) -> BotProcess:
+        return self.bots[0]
 
     @property
     def emulator(self) -> BotApiEmulator:
         return self.server.emulator
 
+    async def kill_and_restart(self, index: int = 0) -> None:
+        """kill -9 one bot process, start it again, and wait until it is back."""
+        bot = self.bots[index]
+        calls = self.server.calls[self.up_method]
+        await asyncio.to_thread(bot.kill)
+        bot.start()
+        await wait_until_up(self.client, [bot], self.up_method, calls + 1)
 
-async def wait_until_up(client: ControlClient, bot: BotProcess, method: str) -> None:
-    """Wait until the bot calls `method` (getUpdates when polling, setWebhook for a webhook)."""
+
+async def wait_until_up(client: ControlClient, bots: list[BotProcess], method: str, at_least: int) -> None:
+    """Wait until the bots have called `method` `at_least` times in all (getUpdates or setWebhook)."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + START_TIMEOUT
-    while not await client.wait_for_call(method, within=1.0):
-        if bot.exited:
-            status = bot.process.returncode if bot.process else None
-            raise BotFailed(f"the bot exited with status {status}", bot.log_path)
+    while not await client.wait_for_call(method, at_least, within=1.0):
+        for bot in bots:
+            if bot.exited:
+                status = bot.process.returncode if bot.process else None
+                raise BotFailed(f"the bot exited with status {status}", bot.log_path)
         if loop.time() > deadline:
-            raise BotFailed(f"the bot did not call {method} within {START_TIMEOUT:.0f} s", bot.log_path)
+            raise BotFailed(f"the bot did not call {method} within {START_TIMEOUT:.0f} s", bots[0].log_path)
 
 
 @asynccontextmanager
@@ -134,8 +168,14 @@ async def sandbox(
     command: Sequence[str] = BOT_COMMAND,
     log_name: str = "bot.log",
     connections: int = 100,
+    replicas: int = 1,
 ) -> AsyncIterator[Sandbox]:
-    """Start the emulator and the bot process on it; stop both (bot first) however the block ends."""
+    """Start the emulator and the bot process on it; stop both (bots first) however the block ends.
+
+    With `replicas` > 1 that many bot processes serve one webhook URL (webhook mode is implied);
+    their logs are `log_name` with the replica's number before the suffix.
+    """
+    webhook = webhook or replicas > 1
     server = EmulatorServer(BotApiEmulator(SANDBOX_TOKEN, username="survey_sandbox_bot"))
     server.emulator.record_calls = False
     url = await server.start()
@@ -147,21 +187,35 @@ async def sandbox(
         "researcher_ids": RESEARCHER_ID,
         "digest_chat_id": DIGEST_CHANNEL_ID,
     }
+    ports = free_ports(replicas) if webhook else []
+    backends = [f"http://127.0.0.1:{port}{WEBHOOK_PATH}" for port in ports]
     if webhook:
-        port = free_port()
         values |= {
-            "webhook_url": f"http://127.0.0.1:{port}/telegram",
-            "webhook_port": port,
+            "webhook_url": backends[0] if replicas == 1 else PUBLIC_WEBHOOK_URL,
+            "webhook_port": ports[0],
             "webhook_secret": secrets.token_urlsafe(24),
         }
     values |= dict(settings or {})
+    if replicas > 1:
+        server.backends = backends
     server.emulator.open_chat(DIGEST_CHANNEL_ID, "channel", "Survey digest (sandbox)")
-    bot = BotProcess(bot_environment(values), folder / log_name, folder, command)
+    log_path = folder / log_name
+    bots = [
+        BotProcess(
+            bot_environment(values | ({"webhook_port": port} if webhook else {})),
+            log_path if replicas == 1 else log_path.with_stem(f"{log_path.stem}-{number}"),
+            folder,
+            command,
+        )
+        for number, port in enumerate(ports or [0], 1)
+    ]
+    up_method = "setWebhook" if webhook else "getUpdates"
     try:
         async with ControlClient(url, connections) as client:
-            bot.start()
-            await wait_until_up(client, bot, "setWebhook" if webhook else "getUpdates")
-            yield Sandbox(server, client, bot, values)
+            for bot in bots:
+                bot.start()
+            await wait_until_up(client, bots, up_method, len(bots))
+            yield Sandbox(server, client, bots, values, up_method)
     finally:
-        await asyncio.to_thread(bot.stop)
+        await asyncio.gather(*(asyncio.to_thread(bot.stop) for bot in bots))
         await server.stop()

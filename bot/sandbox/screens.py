@@ -13,6 +13,7 @@ from enum import StrEnum
 from bot import render
 from bot.emulator.client import Shown
 from bot.emulator.core import visible_text
+from bot.handlers import TRY_AGAIN
 from bot.i18n import LANGUAGE_NAMES, LANGUAGES, I18n
 from survey.flow import label_of
 from survey.model import SKIP, Question, Questionnaire
@@ -64,6 +65,8 @@ class Reader:
             markers += [(_(q.text), Screen(Kind.QUESTION, language, q)) for q in questionnaire]
         # Longest first, so that no text is taken for a shorter one it contains.
         self._markers = sorted(markers, key=lambda marker: -len(marker[0]))
+        self.try_again = frozenset(i18n.gettext(language, TRY_AGAIN) for language in LANGUAGES)
+        """The bot's "something went wrong, try again" notice, in each language."""
 
     def read(self, message: Shown | None) -> Screen:
         """What `message` asks for (UNKNOWN when nothing matches)."""

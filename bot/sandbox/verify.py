@@ -1,9 +1,14 @@
-"""Check the database against what the simulated respondents did: every answer kept, once, as given."""
+"""Check the database against what the simulated respondents did: every answer kept, once, as given.
+
+For the fault runs, also: every answer the bot acknowledged is stored as given ("lost" counts
+those that are not), and no row is there twice ("doubled" counts the extra rows).
+"""
 
 from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -13,7 +18,7 @@ from bot.sandbox.crowd import Outcome
 from bot.sandbox.personas import Ending
 from db import repo
 from db.engine import create_engine, session_factory
-from db.models import Answer, Respondent, Response, ResponseStatus
+from db.models import Answer, AnswerChoice, Respondent, Response, ResponseStatus
 from survey.flow import AnswerValue
 from survey.model import SKIP, Kind, Questionnaire
 
@@ -23,6 +28,14 @@ EXPECTED_STATUS = {
     Ending.ABANDON.value: ResponseStatus.IN_PROGRESS,
 }
 DERIVED = frozenset({"main_source"})
+KEEPS_ANSWERS = frozenset({Ending.COMPLETE.value, Ending.ABANDON.value})
+UNIQUE_PER = (
+    (Respondent, ("pseudonym",)),
+    (Response, ("respondent_id",)),
+    (Answer, ("response_id", "question")),
+    (AnswerChoice, ("response_id", "question", "option")),
+)
+"""What must be there once: one respondent per person, one response each, one answer per question."""
 
 
 @dataclass
@@ -92,9 +105,7 @@ async def _check_one(
     who = f"respondent {outcome.user_id} ({outcome.status})"
     if outcome.error:
         return [f"{who}: {outcome.error}"]
-    respondent = await session.scalar(
-        select(Respondent).where(Respondent.pseudonym == pseudonym(key, outcome.user_id))
-    )
+    respondent = await _respondent(session, key, outcome.user_id)
     status = EXPECTED_STATUS.get(outcome.status)
     if status is None:
         return [] if respondent is None else [f"{who}: still stored"]
@@ -120,3 +131,65 @@ async def _check_one(
     if extra:
         problems.append(f"{who}: answers never given: {sorted(extra)}")
     return problems
+
+
+async def _respondent(session: AsyncSession, key: str, user_id: int) -> Respondent | None:
+    return await session.scalar(select(Respondent).where(Respondent.pseudonym == pseudonym(key, user_id)))
+
+
+@dataclass
+class FaultCheck:
+    """Acknowledged answers against the database, and rows stored more than once."""
+
+    acknowledged: int = 0
+    lost: list[str] = field(default_factory=list)
+    doubled: int = 0
+
+    def summary(self) -> str:
+        return f"acknowledged answers: {self.acknowledged}, lost: {len(self.lost)}, doubled: {self.doubled}"
+
+
+async def check_acknowledged(
+    database_url: str, key: str, outcomes: list[Outcome], questionnaire: Questionnaire
+) -> FaultCheck:
+    """Every answer the bot acknowledged is stored as given (unless the person erased it), once."""
+    check = FaultCheck()
+    engine = create_engine(database_url)
+    try:
+        async with session_factory(engine)() as session:
+            for outcome in outcomes:
+                ending = outcome.persona.ending.value if outcome.status == "stuck" else outcome.status
+                if ending not in KEEPS_ANSWERS:
+                    continue
+                check.acknowledged += len(outcome.acknowledged)
+                check.lost += await _lost(session, key, outcome, questionnaire)
+            for model, columns in UNIQUE_PER:
+                check.doubled += await _extra_rows(session, model, columns)
+    finally:
+        await engine.dispose()
+    return check
+
+
+async def _lost(session: AsyncSession, key: str, outcome: Outcome, questionnaire: Questionnaire) -> list[str]:
+    """The acknowledged answers of one respondent that the database does not hold as given."""
+    respondent = await _respondent(session, key, outcome.user_id)
+    stored: dict[str, AnswerValue] = {}
+    if respondent is not None:
+        responses = select(Response.id).where(Response.respondent_id == respondent.id)
+        for response_id in await session.scalars(responses):
+            stored |= await repo.load_answers(session, response_id)
+    lost = []
+    for question_id, given in outcome.acknowledged.items():
+        want = expected_value(questionnaire, question_id, given)
+        have = stored.get(question_id)
+        if have is None or _comparable(have) != want:
+            lost.append(f"respondent {outcome.user_id}: {question_id} acknowledged as {want}, stored {have}")
+    return lost
+
+
+async def _extra_rows(session: AsyncSession, model: Any, columns: tuple[str, ...]) -> int:
+    """Rows of `model` beyond the first among rows that agree on `columns`."""
+    keys = [getattr(model, column) for column in columns]
+    groups = select(func.count().label("n")).select_from(model).group_by(*keys).having(func.count() > 1)
+    extra = groups.subquery()
+    return await session.scalar(select(func.coalesce(func.sum(extra.c.n - 1), 0))) or 0
