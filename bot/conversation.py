@@ -294,6 +294,18 @@ async def on_button(turn: Turn, callback: Callback, message_id: int) -> None:
             await _done(turn, message_id)
         elif callback.action is Action.EDIT:
             await _begin_edit(turn, callback.value, message_id)
+    elif _undelivered(turn):
+        await _show_current(turn)
+
+
+def _undelivered(turn: Turn) -> bool:
+    """True when the question now on turn (or the summary) never reached the person: sending it failed."""
+    response = turn.response
+    return (
+        response is not None
+        and response.question_message_id is None
+        and response.status in (ResponseStatus.IN_PROGRESS, ResponseStatus.COMPLETE)
+    )
 
 
 def _current_button(turn: Turn, callback: Callback) -> bool:

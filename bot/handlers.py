@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ParseMode
-from telegram.error import BadRequest, Forbidden
+from telegram.error import BadRequest, Forbidden, NetworkError
 from telegram.ext import ContextTypes
 
 from bot import conversation
@@ -77,7 +77,11 @@ async def _answer_query(update: Update, toast: str | None) -> None:
 
 
 async def _edit(reply: Edit | StripButtons, chat_id: int, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Edit an earlier message; one that is gone or already so is not an error for the respondent."""
+    """Edit an earlier message; one that is gone or already so is not an error for the respondent.
+
+    An edit that only shows the answer given (no buttons to press) is skipped on a network
+    error too, so that the next question still goes out.
+    """
     try:
         if isinstance(reply, Edit):
             await context.bot.edit_message_text(
@@ -91,6 +95,10 @@ async def _edit(reply: Edit | StripButtons, chat_id: int, context: ContextTypes.
             await context.bot.edit_message_reply_markup(chat_id, reply.message_id, reply_markup=None)
     except BadRequest as error:
         log.info("edit_skipped", extra={"reason": error.message})
+    except NetworkError as error:
+        if isinstance(reply, Edit) and reply.view.keyboard is not None:
+            raise
+        log.warning("edit_skipped", extra={"reason": error.message})
 
 
 async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

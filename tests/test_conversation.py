@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.handlers import TRY_AGAIN
 from bot.i18n import Translator
 from db.models import Answer, AnswerChoice, Respondent, Response, ResponseStatus
 from tests.conftest import make_settings, start_application, stop_application, table_rows
@@ -459,6 +460,27 @@ async def test_cancel_keeps_answers_and_start_resumes(harness: BotHarness, engin
     [response] = await responses(engine)
     assert response.status == ResponseStatus.IN_PROGRESS
     assert await stored(engine) == {"age": 61, "gender": "male"}
+
+
+async def test_telegram_failing_on_a_reply_keeps_the_answer_and_the_way_on(
+    harness: BotHarness, engine: AsyncEngine
+) -> None:
+    """A 502 on the echo of an answer still sends the next question; on the question itself, "try again"."""
+    _ = tr(harness, "ru")
+    user = harness.user(language_code="ru")
+    await consent(user, _)
+    harness.emulator.failing_calls = 1  # the edit that shows "➡️ 52" under the age question
+    await user.send("52")
+    assert user.last.plain_text == _("What is your gender?")
+    harness.emulator.failing_calls = 2  # the echo of the gender and the city question
+    await user.press(_("Female"))
+    assert user.toasts[-1] == _(TRY_AGAIN)
+    assert await stored(engine) == {"age": 52, "gender": "female"}
+    await user.press(_("Female"))  # its button is still there: pressed again, it brings the next question
+    assert user.toasts[-1] == _("This question has already been answered.")
+    assert user.last.plain_text.endswith(_("Where do you live?"))
+    await user.press(_("Almaty"))
+    assert await stored(engine) == {"age": 52, "gender": "female", "city": "almaty"}
 
 
 async def test_changing_answers_from_the_summary(harness: BotHarness, engine: AsyncEngine) -> None:

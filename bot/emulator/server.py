@@ -252,6 +252,9 @@ class EmulatorServer:
         except (KeyError, ValueError, TypeError) as exc:
             error = ApiError(400, f"Bad Request: invalid or missing parameter: {exc}")
             return web.json_response(error.payload(), status=error.code)
+        except ConnectionResetError:
+            log.info("bot_disconnected", extra={"method": method})  # the bot died mid-request
+            return web.Response(status=499)
         return web.json_response({"ok": True, "result": result})
 
     @staticmethod
