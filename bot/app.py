@@ -25,6 +25,7 @@ from bot.callbacks import Action
 from bot.concurrency import PerUserUpdateProcessor
 from bot.config import Settings
 from bot.i18n import LANGUAGES, N_, I18n
+from bot.polling import ConfirmingUpdater
 from bot.services import Services, utc_now
 from db import repo
 from db.engine import create_engine, session_factory
@@ -109,6 +110,7 @@ def build_application(
     if request is not None:
         builder = builder.request(request).get_updates_request(request)
     application = builder.build()
+    application.updater = ConfirmingUpdater(application)
     application.bot_data[handlers.SERVICES] = services
 
     private = filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE

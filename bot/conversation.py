@@ -298,6 +298,12 @@ async def on_button(turn: Turn, callback: Callback, message_id: int) -> None:
         await _show_current(turn)
 
 
+async def redelivered(turn: Turn) -> None:
+    """An update handled before came again (a crash cut its replies short?): show what never arrived."""
+    if _undelivered(turn):
+        await _show_current(turn)
+
+
 def _undelivered(turn: Turn) -> bool:
     """True when the question now on turn (or the summary) never reached the person: sending it failed."""
     response = turn.response

@@ -35,12 +35,13 @@ async def _handle(update: Update, context: ContextTypes.DEFAULT_TYPE, step: Step
     user = update.effective_user
     assert user is not None
     async with services.sessions.begin() as session:
-        if not await repo.claim_update(session, update.update_id, services.clock()):
-            log.info("duplicate_update")
-            await _answer_query(update, None)
-            return
+        fresh = await repo.claim_update(session, update.update_id, services.clock())
         turn = await conversation.open_turn(services, session, user.id, user.language_code)
-        await step(turn)
+        if fresh:
+            await step(turn)
+        else:
+            log.info("duplicate_update")
+            await conversation.redelivered(turn)
     await _perform(turn, update, context)
 
 

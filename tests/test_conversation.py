@@ -479,7 +479,12 @@ async def test_telegram_failing_on_a_reply_keeps_the_answer_and_the_way_on(
     await user.press(_("Female"))  # its button is still there: pressed again, it brings the next question
     assert user.toasts[-1] == _("This question has already been answered.")
     assert user.last.plain_text.endswith(_("Where do you live?"))
+    harness.emulator.failing_calls = 2  # the echo of the city and the sources question
     await user.press(_("Almaty"))
+    await user.replay()  # Telegram delivers the press again: handled already, its question shown now
+    assert user.last.plain_text.startswith(_(harness.services.questionnaire["sources"].text))
+    await user.replay()  # and once more: nothing new
+    assert len([m for m in user.messages if m.plain_text == user.last.plain_text]) == 1
     assert await stored(engine) == {"age": 52, "gender": "female", "city": "almaty"}
 
 

@@ -1,0 +1,128 @@
+"""Long polling that confirms an update to Telegram only once the bot has handled it.
+
+PTB's Updater confirms a fetched batch with its next getUpdates call, before the updates are
+handled, so a bot killed at that moment loses them: the people who sent them get no reply.
+Here getUpdates always asks from the oldest update still being handled, so Telegram keeps
+(and after a crash, delivers again) everything not yet handled; an update handled before the
+crash but delivered again is recognised by `processed_updates` and changes nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dtm
+import logging
+from collections.abc import Callable, Sequence
+
+from telegram import Update
+from telegram.error import InvalidToken, RetryAfter, TelegramError
+from telegram.ext import Application, Updater
+
+log = logging.getLogger(__name__)
+
+BUSY_WAIT = 0.25
+"""While updates are being handled, poll again after one of them is done, or after this many seconds."""
+MAX_BACKOFF = 30.0
+
+
+class ConfirmingUpdater(Updater):
+    """An Updater whose polling hands updates straight to the application and confirms them when handled."""
+
+    def __init__(self, application: Application) -> None:
+        super().__init__(application.bot, application.update_queue)
+        self.application = application
+        self._handling: dict[int, asyncio.Task[None]] = {}
+        self._progress = asyncio.Event()
+        self._poller: asyncio.Task[None] | None = None
+        self._last_seen = 0
+
+    async def start_polling(
+        self,
+        poll_interval: float = 0.0,
+        timeout: dtm.timedelta | float = dtm.timedelta(seconds=10),  # noqa: ASYNC109 (Updater's signature)
+        bootstrap_retries: int = 0,
+        allowed_updates: Sequence[str] | None = None,
+        drop_pending_updates: bool | None = None,
+        error_callback: Callable[[TelegramError], None] | None = None,
+    ) -> asyncio.Queue[object]:
+        """Delete any webhook, then poll in the background until stop()."""
+        if self.running:
+            raise RuntimeError("This Updater is already running!")
+        if not self._initialized:
+            raise RuntimeError("This Updater was not initialized via `Updater.initialize`!")
+        seconds = _seconds(timeout)
+        await self._bootstrap(
+            max_retries=bootstrap_retries,
+            webhook_url="",
+            allowed_updates=None,
+            drop_pending_updates=drop_pending_updates,
+        )
+        self._running = True
+        self._poller = asyncio.create_task(self._poll(seconds, allowed_updates), name="confirming_poller")
+        return self.update_queue
+
+    async def stop(self) -> None:
+        """Stop fetching, let the updates in hand finish, then confirm them."""
+        if not self.running:
+            raise RuntimeError("This Updater is not running!")
+        self._running = False
+        if self._poller is not None:
+            self._poller.cancel()  # an unanswered getUpdates confirms nothing: safe to abandon
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._poller
+        if self._handling:
+            await asyncio.wait(list(self._handling.values()))
+        if self._last_seen:
+            with contextlib.suppress(TelegramError):
+                await self.bot.get_updates(offset=self._last_seen + 1, timeout=0, limit=1)
+
+    def _offset(self) -> int:
+        """The oldest update still in hand, or the one after the newest seen: what to ask from."""
+        if self._handling:
+            return min(self._handling)
+        return self._last_seen + 1 if self._last_seen else 0
+
+    async def _poll(self, wait: float, allowed_updates: Sequence[str] | None) -> None:
+        backoff = 1.0
+        while True:
+            busy = bool(self._handling)
+            try:
+                updates = await self.bot.get_updates(
+                    offset=self._offset(),
+                    timeout=0 if busy else wait,
+                    allowed_updates=allowed_updates,
+                )
+            except InvalidToken:
+                raise
+            except RetryAfter as error:
+                await asyncio.sleep(_seconds(error.retry_after))
+                continue
+            except TelegramError as error:
+                log.warning("polling_failed", extra={"error": type(error).__name__, "retry_in": backoff})
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, MAX_BACKOFF)
+                continue
+            backoff = 1.0
+            for update in updates:
+                if update.update_id > self._last_seen:
+                    self._last_seen = update.update_id
+                    self._handling[update.update_id] = asyncio.create_task(self._handle(update))
+            if busy or self._handling:
+                self._progress.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._progress.wait(), BUSY_WAIT)
+
+    async def _handle(self, update: Update) -> None:
+        """Run the update through the application's processor (each person's updates in order)."""
+        application = self.application
+        try:
+            await application.update_processor.process_update(update, application.process_update(update))
+        finally:
+            del self._handling[update.update_id]
+            self._progress.set()
+
+
+def _seconds(period: dtm.timedelta | float) -> float:
+    """A PTB time period (a timedelta or a number of seconds) in seconds."""
+    return period.total_seconds() if isinstance(period, dtm.timedelta) else float(period)
