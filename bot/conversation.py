@@ -294,8 +294,6 @@ async def on_button(turn: Turn, callback: Callback, message_id: int) -> None:
             await _done(turn, message_id)
         elif callback.action is Action.EDIT:
             await _begin_edit(turn, callback.value, message_id)
-    elif _undelivered(turn):
-        await _show_current(turn)
 
 
 async def redelivered(turn: Turn) -> None:
@@ -305,7 +303,10 @@ async def redelivered(turn: Turn) -> None:
 
 
 def _undelivered(turn: Turn) -> bool:
-    """True when the question now on turn (or the summary) never reached the person: sending it failed."""
+    """True when the question now on turn (or the summary) has no message: sending it failed.
+
+    Only for an update handled before: otherwise another process may be sending it right now.
+    """
     response = turn.response
     return (
         response is not None
@@ -322,7 +323,7 @@ def _current_button(turn: Turn, callback: Callback) -> bool:
         turn.toast(_("This button is no longer active. Send /start to continue."))
         return False
     if callback.step != response.step:
-        turn.toast(_("This question has already been answered."))
+        turn.toast(_("This question has already been answered. Send /start to continue."))
         return False
     if response.status is not ResponseStatus.IN_PROGRESS and not (
         response.status is ResponseStatus.COMPLETE

@@ -386,10 +386,10 @@ async def test_repeated_updates_and_double_taps_store_one_answer(
     first, second = user.press_update(_("Astana")), user.press_update(_("Astana"))
     await asyncio.gather(harness.deliver(first), harness.deliver(second))
     assert await stored(engine) == {"age": 52, "gender": "male", "city": "astana"}
-    assert _("This question has already been answered.") in user.toasts
+    assert _("This question has already been answered. Send /start to continue.") in user.toasts
     # A press on an answered question's button (kept from the message before it was edited).
     await user.press_data(stale_data, message=city_question)
-    assert user.toasts[-1] == _("This question has already been answered.")
+    assert user.toasts[-1] == _("This question has already been answered. Send /start to continue.")
     # Concurrent toggles on a multi question: one of them wins, the other is refused.
     a, b = user.press_update(_("Russian TV channels")), user.press_update(_("Russian TV channels"))
     await asyncio.gather(harness.deliver(a), harness.deliver(b))
@@ -465,7 +465,8 @@ async def test_cancel_keeps_answers_and_start_resumes(harness: BotHarness, engin
 async def test_telegram_failing_on_a_reply_keeps_the_answer_and_the_way_on(
     harness: BotHarness, engine: AsyncEngine
 ) -> None:
-    """A 502 on the echo of an answer still sends the next question; on the question itself, "try again"."""
+    """A 502 on the echo of an answer still sends the next question; on the question itself, "try again",
+    and the way on from there; the same update delivered again brings the question that never arrived."""
     _ = tr(harness, "ru")
     user = harness.user(language_code="ru")
     await consent(user, _)
@@ -476,8 +477,9 @@ async def test_telegram_failing_on_a_reply_keeps_the_answer_and_the_way_on(
     await user.press(_("Female"))
     assert user.toasts[-1] == _(TRY_AGAIN)
     assert await stored(engine) == {"age": 52, "gender": "female"}
-    await user.press(_("Female"))  # its button is still there: pressed again, it brings the next question
-    assert user.toasts[-1] == _("This question has already been answered.")
+    await user.press(_("Female"))  # its button is still there: pressed again
+    assert user.toasts[-1] == _("This question has already been answered. Send /start to continue.")
+    await user.send("/start")
     assert user.last.plain_text.endswith(_("Where do you live?"))
     harness.emulator.failing_calls = 2  # the echo of the city and the sources question
     await user.press(_("Almaty"))

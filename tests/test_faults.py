@@ -43,6 +43,8 @@ from survey.model import load_questionnaire
 from tests.harness import BotHarness
 
 LOG_FIELDS = {"time", "level", "logger", "event"}
+QUICK = Patience(reply_timeout=5.0, resumes=20, pause=0.5)
+"""A patient crowd without the 200-person runs' time to think: small crowds here act at once."""
 
 
 def assert_ran_clean(run: FaultRun) -> None:
@@ -84,8 +86,7 @@ async def test_killed_bot_loses_no_acknowledged_answer(database_url: str, tmp_pa
 
     (bench/faults.py kill does it with 200 respondents, on SQLite or PostgreSQL.)
     """
-    patience = Patience(reply_timeout=5.0, resumes=20, pause=0.5)
-    run = await kill_run(tmp_path, database_url, 10, seed=3, between=(2.0, 4.0), kills=3, patience=patience)
+    run = await kill_run(tmp_path, database_url, 10, seed=3, between=(2.0, 4.0), kills=3, patience=QUICK)
     assert run.figures["kill -9 and restart"] >= 2
     assert_ran_clean(run)
     assert_logs_clean([tmp_path / "bot.log"], crowd_secrets(run.outcomes))
@@ -145,7 +146,9 @@ async def test_postgres_restart_gets_try_again_not_silence(
     """The database server stops and starts mid-run: the same bot process tells people to try again,
     then carries on; nothing acknowledged is lost."""
     async with throwaway_database(postgres_server.admin_url, "survey_test_restart") as url:
-        run = await postgres_restart_run(tmp_path, postgres_server, url, 10, restarts=1, down=2.0)
+        run = await postgres_restart_run(
+            tmp_path, postgres_server, url, 10, restarts=1, down=2.0, patience=QUICK
+        )
     assert run.figures["bot process exits"] == 0
     assert run.silences == 0 and run.notices > 0
     assert_ran_clean(run)
@@ -251,7 +254,7 @@ async def test_two_replicas_take_one_persons_updates_in_turn(
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 async def test_two_replicas_serve_a_crowd_and_post_the_digest_once(database_url: str, tmp_path: Path) -> None:
     """Two replicas, one database, one digest channel, a digest due as both start: it is posted once."""
-    run = await replicas_run(tmp_path, database_url, 12, digest_in=-60)
+    run = await replicas_run(tmp_path, database_url, 12, digest_in=-60, patience=Patience())
     assert_ran_clean(run)
     assert run.figures["digest periods claimed"] == 1
     assert run.figures["digests sent (digest_posts)"] == 1

@@ -52,6 +52,8 @@ class Patience:
     """How often it may send /start to go on after silence (0: the first silence leaves it stuck)."""
     pause: float = 0.5
     """Seconds it waits after the bot said "try again in a moment"."""
+    think: float = 0.0
+    """Seconds it takes to read a screen and act (each time between half and one and a half of this)."""
 
 
 IMPATIENT = Patience()
@@ -149,8 +151,10 @@ class Respondent:
         persona: Persona,
         tally: Tally,
         patience: Patience = IMPATIENT,
+        rng: random.Random | None = None,
     ) -> None:
         self.client = client
+        self.rng = rng or random.Random()
         self.reader = reader
         self.persona = persona
         self.tally = tally
@@ -182,7 +186,13 @@ class Respondent:
             await asyncio.sleep(self.patience.pause)
         return reply.chat
 
+    async def _think(self) -> None:
+        """Take a moment to read and act, as a person does (none for a crowd without `think`)."""
+        if self.patience.think:
+            await asyncio.sleep(self.patience.think * self.rng.uniform(0.5, 1.5))
+
     async def send(self, text: str | None = None, **content: object) -> ChatView:
+        await self._think()
         reply = await self.client.send(
             self.user_id, text, within=self.patience.reply_timeout, limit=SHOWN_MESSAGES, **content
         )
@@ -191,6 +201,7 @@ class Respondent:
     async def press(self, label: str, double: bool = False) -> ChatView:
         """Press `label`; a double tap presses twice at once (the second may find the button gone)."""
         timeout = self.patience.reply_timeout
+        await self._think()
         taps = await asyncio.gather(
             *(
                 self.client.press(self.user_id, label, within=timeout, limit=SHOWN_MESSAGES)
@@ -412,13 +423,16 @@ async def run_crowd(
     if bar:
         tally.on_change = bar.draw
 
-    async def one(persona: Persona, delay: float) -> Outcome:
+    async def one(persona: Persona, delay: float, number: int) -> Outcome:
         await asyncio.sleep(delay)
-        outcome = await Respondent(client, reader, persona, tally, patience).run()
+        pace = random.Random(f"{seed}-{number}")
+        outcome = await Respondent(client, reader, persona, tally, patience, pace).run()
         tally.count_outcome(outcome.status)
         return outcome
 
-    outcomes = await asyncio.gather(*(one(p, d) for p, d in zip(personas, arrivals, strict=True)))
+    outcomes = await asyncio.gather(
+        *(one(p, d, n) for n, (p, d) in enumerate(zip(personas, arrivals, strict=True)))
+    )
     if bar:
         bar.draw(final=True)
     return list(outcomes)

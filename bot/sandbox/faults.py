@@ -42,8 +42,14 @@ from db.engine import create_engine, session_factory
 from db.models import DigestPost, DigestStatus
 from survey.model import load_questionnaire
 
-PATIENT = Patience(reply_timeout=8.0, resumes=40, pause=0.5)
-"""A crowd that waits 8 s for a reply, then sends /start to pick up where the bot left off."""
+THINK = 10.0
+"""Seconds a simulated person of the 200-respondent runs takes per screen (5 to 15): with 200 of
+them at once the bot gets about 15 actions a second, the most that Telegram's 30 messages a
+second allow (an answer costs two: the answered question edited, the next one sent)."""
+PATIENT = Patience(reply_timeout=20.0, resumes=40, pause=0.5, think=THINK)
+"""A crowd that waits 20 s for a reply, then sends /start to pick up where the bot left off."""
+STRICT = Patience(think=THINK)
+"""A crowd that gives no second chance: a single error or silence (60 s) leaves a person stuck."""
 SANDBOX_TIMEZONE = "Asia/Almaty"
 DIGEST_LANGUAGE = "kk"
 """The first of the sandbox's DIGEST_LANGUAGES (kk,ru): each digest begins with its title in it."""
@@ -198,6 +204,7 @@ async def postgres_restart_run(
     seed: int = 8,
     restarts: int = 1,
     down: float = 3.0,
+    patience: Patience = PATIENT,
     progress: bool = False,
 ) -> FaultRun:
     """Stop the database server for `down` seconds, `restarts` times during the run; the bot stays up."""
@@ -218,7 +225,7 @@ async def postgres_restart_run(
             }
 
         name = "PostgreSQL restart"
-        return await crowd_under(box, database_url, name, size, seed, PATIENT, restart, progress)
+        return await crowd_under(box, database_url, name, size, seed, patience, restart, progress)
 
 
 UNSTRUCTURED = "unstructured"
@@ -250,7 +257,13 @@ def hold_write_lock(path: Path, seconds: float) -> None:
 
 
 async def sqlite_lock_run(
-    folder: Path, database_url: str, size: int, seed: int = 9, hold: float = 3.0, progress: bool = False
+    folder: Path,
+    database_url: str,
+    size: int,
+    seed: int = 9,
+    hold: float = 3.0,
+    patience: Patience = STRICT,
+    progress: bool = False,
 ) -> FaultRun:
     """Another program holds the write lock for `hold` seconds, again and again, during the run."""
     path = Path(database_url.split(":///", 1)[1])
@@ -263,7 +276,6 @@ async def sqlite_lock_run(
                 held += 1
             return {f"write lock held elsewhere for {hold:.0f} s": f"{held} times"}
 
-        patience = Patience()  # no second chances: a single error or silence shows
         return await crowd_under(box, database_url, "SQLite locked", size, seed, patience, lock, progress)
 
 
@@ -282,6 +294,7 @@ async def replicas_run(
     size: int,
     seed: int = 10,
     digest_in: float = 60.0,
+    patience: Patience = STRICT,
     progress: bool = False,
 ) -> FaultRun:
     """Two bot processes behind one webhook URL; a digest falls due `digest_in` s after the start.
@@ -299,7 +312,7 @@ async def replicas_run(
             await crowd
             return await _digest_figures(box, database_url, due)
 
-        return await crowd_under(box, database_url, "two replicas", size, seed, Patience(), serve, progress)
+        return await crowd_under(box, database_url, "two replicas", size, seed, patience, serve, progress)
 
 
 async def _digest_figures(box: Sandbox, database_url: str, due: datetime) -> dict[str, object]:
