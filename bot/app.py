@@ -25,7 +25,7 @@ from bot.callbacks import Action
 from bot.concurrency import PerUserUpdateProcessor
 from bot.config import Settings
 from bot.i18n import LANGUAGES, N_, I18n
-from bot.polling import ConfirmingUpdater
+from bot.receiving import ConfirmingUpdater
 from bot.services import Services, utc_now
 from db import repo
 from db.engine import create_engine, session_factory

@@ -462,6 +462,7 @@ class EmulatorServer:
             {
                 "calls": dict(self.calls),
                 "updates_pending": len(self.pending),
+                "updates_in_flight": len(self._in_flight),
                 "updates_delivered": self.delivered,
                 "mode": "webhook" if self.webhook else "polling",
                 "users": len(self.users),

@@ -1,10 +1,11 @@
-"""Long polling that confirms an update to Telegram only once the bot has handled it.
+"""Receiving updates from Telegram, confirmed only once the bot has handled them.
 
-PTB's Updater confirms a fetched batch with its next getUpdates call, before the updates are
-handled, so a bot killed at that moment loses them: the people who sent them get no reply.
-Here getUpdates always asks from the oldest update still being handled, so Telegram keeps
-(and after a crash, delivers again) everything not yet handled; an update handled before the
-crash but delivered again is recognised by `processed_updates` and changes nothing.
+PTB's Updater confirms updates before they are handled: a polled batch with its next
+getUpdates call, a webhook request with an immediate 200. A bot killed at that moment loses
+them: the people who sent them get no reply. Here polling always asks from the oldest update
+still being handled, and the webhook answers Telegram once the update is handled, so Telegram
+keeps (and after a crash delivers again, to this process or another replica) everything not yet
+handled; an update handled before but delivered again is recognised by `processed_updates`.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import datetime as dtm
 import logging
 from collections.abc import Callable, Sequence
 
+from aiohttp import web
 from telegram import Update
 from telegram.error import InvalidToken, RetryAfter, TelegramError
 from telegram.ext import Application, Updater
@@ -24,10 +26,11 @@ log = logging.getLogger(__name__)
 BUSY_WAIT = 0.25
 """While updates are being handled, poll again after one of them is done, or after this many seconds."""
 MAX_BACKOFF = 30.0
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 
 
 class ConfirmingUpdater(Updater):
-    """An Updater whose polling hands updates straight to the application and confirms them when handled."""
+    """An Updater that hands updates straight to the application and confirms each once handled."""
 
     def __init__(self, application: Application) -> None:
         super().__init__(application.bot, application.update_queue)
@@ -36,6 +39,8 @@ class ConfirmingUpdater(Updater):
         self._progress = asyncio.Event()
         self._poller: asyncio.Task[None] | None = None
         self._last_seen = 0
+        self._server: web.AppRunner | None = None
+        self._secret: str | None = None
 
     async def start_polling(
         self,
@@ -62,11 +67,68 @@ class ConfirmingUpdater(Updater):
         self._poller = asyncio.create_task(self._poll(seconds, allowed_updates), name="confirming_poller")
         return self.update_queue
 
+    async def start_webhook(  # type: ignore[override]
+        self,
+        listen: str = "127.0.0.1",
+        port: int = 80,
+        url_path: str = "",
+        *,
+        webhook_url: str | None = None,
+        allowed_updates: Sequence[str] | None = None,
+        drop_pending_updates: bool | None = None,
+        max_connections: int = 40,
+        secret_token: str | None = None,
+        bootstrap_retries: int = 0,
+        **others: object,
+    ) -> asyncio.Queue[object]:
+        """Serve `/url_path` on `listen:port` (TLS in front of it), then register `webhook_url`."""
+        if self.running:
+            raise RuntimeError("This Updater is already running!")
+        unsupported = sorted(name for name, value in others.items() if value is not None)
+        if unsupported:
+            raise ValueError(f"webhook options not supported here: {', '.join(unsupported)}")
+        app = web.Application()
+        app.router.add_post("/" + url_path.strip("/"), self._receive)
+        self._server = web.AppRunner(app, access_log=None)
+        await self._server.setup()
+        await web.TCPSite(self._server, listen, port).start()
+        self._secret = secret_token
+        await self._bootstrap(
+            max_retries=bootstrap_retries,
+            webhook_url=webhook_url,
+            allowed_updates=allowed_updates,
+            drop_pending_updates=drop_pending_updates,
+            max_connections=max_connections,
+            secret_token=secret_token,
+        )
+        self._running = True
+        return self.update_queue
+
+    async def _receive(self, request: web.Request) -> web.Response:
+        """One webhook request: 200 once the update is handled; 403 without the secret."""
+        if self._secret is not None and request.headers.get(SECRET_HEADER) != self._secret:
+            return web.Response(status=403)
+        try:
+            update = Update.de_json(await request.json(), self.bot)
+        except (ValueError, TypeError, KeyError):
+            return web.Response(status=400)
+        task = self._handling.get(update.update_id) or self._take(update)
+        await asyncio.shield(task)
+        return web.Response()
+
+    def _take(self, update: Update) -> asyncio.Task[None]:
+        """Start handling `update`; it counts as in hand until done."""
+        task = asyncio.create_task(self._handle(update))
+        self._handling[update.update_id] = task
+        return task
+
     async def stop(self) -> None:
-        """Stop fetching, let the updates in hand finish, then confirm them."""
+        """Stop receiving, let the updates in hand finish, then confirm them."""
         if not self.running:
             raise RuntimeError("This Updater is not running!")
         self._running = False
+        if self._server is not None:
+            await self._server.cleanup()
         if self._poller is not None:
             self._poller.cancel()  # an unanswered getUpdates confirms nothing: safe to abandon
             with contextlib.suppress(asyncio.CancelledError):
@@ -107,7 +169,7 @@ class ConfirmingUpdater(Updater):
             for update in updates:
                 if update.update_id > self._last_seen:
                     self._last_seen = update.update_id
-                    self._handling[update.update_id] = asyncio.create_task(self._handle(update))
+                    self._take(update)
             if busy or self._handling:
                 self._progress.clear()
                 with contextlib.suppress(TimeoutError):
