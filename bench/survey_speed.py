@@ -3,7 +3,7 @@
     .venv/bin/python bench/survey_speed.py            # full run: both databases, 1/20/100, memory at 10,000
     .venv/bin/python bench/survey_speed.py --quick    # a smaller, faster run
     .venv/bin/python bench/survey_speed.py --databases --memory 10000    # only the memory figure
-    .venv/bin/python bench/survey_speed.py --concurrency-gain --quick   # one update at a time vs concurrent
+    .venv/bin/python bench/survey_speed.py --concurrency-gain --quick [--latency 60]   # one at a time or not
 
 For each database (SQLite file; PostgreSQL in a throwaway database this script creates and
 drops) the real bot runs as a separate process (`python -m bot run`, as in production, only
@@ -24,6 +24,8 @@ bot keeps per respondent (PTB's per-user data, caches, the SQLite page cache) sh
 --concurrency-gain: the same runs of the survey bot on each database twice, once handling one
 update at a time (CONCURRENT_UPDATES=1) and once as configured by default (updates of different
 people concurrently, each person's in order: bot/concurrency.py), and the ratio of the two.
+`--latency 60` makes every Bot API call take 60 ms more, as the round trip to Telegram does
+(the emulator answers at once otherwise): the time a bot handling one update at a time waits.
 """
 
 from __future__ import annotations
@@ -186,12 +188,14 @@ async def measure(
     surveys: dict[int, int],
     command: Sequence[str] | None,
     settings: dict[str, object] | None = None,
+    latency: float = 0.0,
 ) -> dict[int, Run]:
     """Every concurrency level against one bot process (after one warm-up survey)."""
     extra: dict[str, Any] = {"command": command} if command else {}
     async with sandbox(
         folder, database_url, log_name="bench-bot.log", connections=200, settings=settings, **extra
     ) as box:
+        box.server.latency = latency
         await drive(box, script, 1, 1)
         return {level: await drive(box, script, level, surveys[level]) for level in surveys}
 
@@ -251,9 +255,10 @@ async def concurrency_gain(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory(prefix="survey-bench-") as tmp:
         for kind in args.databases:
             for mode, settings in (("sequential", {"concurrent_updates": 1}), ("concurrent", {})):
-                print(f"survey bot on {kind}, {mode}...", file=sys.stderr)
+                print(f"survey bot on {kind}, {mode}, latency {args.latency:.0f} ms...", file=sys.stderr)
                 async with database(kind, Path(tmp) / mode) as url:
-                    runs = await measure(Path(tmp), url, survey_script(), surveys, None, settings)
+                    latency = args.latency / 1000
+                    runs = await measure(Path(tmp), url, survey_script(), surveys, None, settings, latency)
                 results[mode][kind] = runs
     print(gain_table(results["sequential"], results["concurrent"]))
 
@@ -298,6 +303,12 @@ if __name__ == "__main__":
     parser.add_argument("--quick", action="store_true", help="fewer surveys per level")
     parser.add_argument(
         "--concurrency-gain", action="store_true", help="one update at a time vs concurrently (no ceiling)"
+    )
+    parser.add_argument(
+        "--latency",
+        type=float,
+        default=0.0,
+        help="with --concurrency-gain: milliseconds each Bot API call takes (the round trip to Telegram)",
     )
     parser.add_argument(
         "--databases", nargs="*", default=["sqlite", "postgresql"], choices=["sqlite", "postgresql"]

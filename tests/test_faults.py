@@ -281,9 +281,12 @@ async def test_two_replicas_take_one_persons_updates_in_turn(
 
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 async def test_two_replicas_serve_a_crowd_and_post_the_digest_once(database_url: str, tmp_path: Path) -> None:
-    """Two replicas, one database, one digest channel, a digest due as both start: it is posted once."""
+    """Two replicas, one database, one digest channel, a digest due as both start: it is posted once;
+    every survey is completed, every answer stored once."""
     run = await replicas_run(tmp_path, database_url, 12, digest_in=-60, patience=Patience())
     assert_ran_clean(run)
+    assert [outcome.status for outcome in run.outcomes] == ["complete"] * 12
+    assert run.check.complete == 12
     assert run.figures["digest periods claimed"] == 1
     assert run.figures["digests sent (digest_posts)"] == 1
     assert run.figures["digests in the channel"] == 1

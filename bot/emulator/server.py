@@ -158,6 +158,8 @@ class EmulatorServer:
 
     def __init__(self, emulator: BotApiEmulator | None = None) -> None:
         self.emulator = emulator or BotApiEmulator()
+        self.latency = 0.0
+        """Seconds each Bot API call takes beyond its work, as the round trip to Telegram's servers."""
         self.users: dict[int, dict[str, Any]] = {}
         self._user_ids = itertools.count(FIRST_USER_ID)
         self.pending: deque[dict[str, Any]] = deque()
@@ -239,6 +241,8 @@ class EmulatorServer:
         method = request.match_info["method"]
         self.calls[method] += 1
         self._called.fire()
+        if self.latency:
+            await asyncio.sleep(self.latency)
         try:
             if request.match_info["token"] != self.emulator.token:
                 raise ApiError(401, "Unauthorized")

@@ -413,10 +413,14 @@ async def run_crowd(
     progress: bool = True,
     spread: float = ARRIVAL_SPREAD,
     patience: Patience = IMPATIENT,
+    ending: Ending | None = None,
 ) -> list[Outcome]:
-    """`size` simulated respondents arriving within `spread` seconds, all at once; their outcomes."""
+    """`size` simulated respondents arriving within `spread` seconds, all at once; their outcomes.
+
+    Each ends their visit as `ending` says, or (by default) as their persona happens to.
+    """
     rng = random.Random(seed)
-    personas = [make_persona(rng) for _ in range(size)]
+    personas = [make_persona(rng, ending) for _ in range(size)]
     arrivals = [rng.uniform(0, spread) for _ in personas]
     tally = Tally(size)
     bar = Progress(tally) if progress else None

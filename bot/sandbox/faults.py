@@ -35,6 +35,7 @@ from bot.digest import TITLE
 from bot.emulator.client import ChatView
 from bot.i18n import I18n
 from bot.sandbox.crowd import Outcome, Patience, run_crowd
+from bot.sandbox.personas import Ending
 from bot.sandbox.process import DIGEST_CHANNEL_ID, Sandbox, sandbox
 from bot.sandbox.screens import Reader
 from bot.sandbox.verify import Check, FaultCheck, check_acknowledged, check_database
@@ -108,13 +109,14 @@ async def crowd_under(
     patience: Patience,
     disturb: Disturbance,
     progress: bool = False,
+    ending: Ending | None = None,
 ) -> FaultRun:
     """Run the crowd while `disturb` does its harm (until the crowd is done); check the database."""
     questionnaire = load_questionnaire()
     reader = Reader(I18n.load(), questionnaire)
     started = time.monotonic()
     crowd = asyncio.create_task(
-        run_crowd(box.client, reader, size, seed, progress=progress, patience=patience)
+        run_crowd(box.client, reader, size, seed, progress=progress, patience=patience, ending=ending)
     )
     try:
         figures = await disturb(crowd)
@@ -299,6 +301,8 @@ async def replicas_run(
 ) -> FaultRun:
     """Two bot processes behind one webhook URL; a digest falls due `digest_in` s after the start.
 
+    Every simulated respondent completes the survey (mistakes, double taps and all on the way).
+
     A negative `digest_in` makes the digest already due as the replicas start (each looks for a
     missed one at start), so both claim it at once.
     """
@@ -312,7 +316,10 @@ async def replicas_run(
             await crowd
             return await _digest_figures(box, database_url, due)
 
-        return await crowd_under(box, database_url, "two replicas", size, seed, patience, serve, progress)
+        name = "two replicas"
+        return await crowd_under(
+            box, database_url, name, size, seed, patience, serve, progress, ending=Ending.COMPLETE
+        )
 
 
 async def _digest_figures(box: Sandbox, database_url: str, due: datetime) -> dict[str, object]:

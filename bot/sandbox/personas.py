@@ -165,13 +165,13 @@ NEUTRALITY = {
 }
 
 
-def make_persona(rng: random.Random) -> Persona:
-    """A random respondent with correlated answers, an ending and some mistakes."""
+def make_persona(rng: random.Random, ending: Ending | None = None) -> Persona:
+    """A random respondent with correlated answers, an ending (random unless given) and some mistakes."""
     language = _pick(rng, {"kk": 0.45, "ru": 0.55})
     telegram_language = rng.choices(
         ["ru", "kk", "en", None], [0.7, 0.05, 0.15, 0.1] if language == "ru" else [0.35, 0.45, 0.1, 0.1]
     )[0]
-    ending = Ending(_pick(rng, {e.value: p for e, p in ENDING_RATES.items()}))
+    ending = ending or Ending(_pick(rng, {e.value: p for e, p in ENDING_RATES.items()}))
     age = (
         rng.randint(14, 17) if ending is Ending.UNDER_AGE else min(99, 18 + int(rng.gammavariate(2.0, 11.0)))
     )
