@@ -14,6 +14,13 @@ from bot.emulator import BotApiEmulator, Message
 from bot.emulator.core import ApiCall
 
 _user_ids = itertools.count(700_000_001)
+KNOWN_PERSON: dict[str, Any] = {
+    "user_id": 987654321,
+    "username": "aigerim_k",
+    "first_name": "Aigerim",
+    "last_name": "Kassymova",
+}
+"""A Telegram user whose id and names tests look for, and must not find, in the database and the logs."""
 
 
 @dataclass

@@ -16,7 +16,7 @@ from db.engine import create_engine
 from db.migrate import alembic_config, head_revision, upgrade_to_head
 from db.models import Base
 from tests.conftest import ROOT, table_rows
-from tests.harness import BotHarness
+from tests.harness import KNOWN_PERSON, BotHarness
 
 PERSONAL_COLUMN_WORDS = ("telegram", "user_id", "username", "first_name", "last_name", "full_name", "phone")
 
@@ -92,13 +92,7 @@ async def test_a_respondents_identity_is_stored_nowhere(
 ) -> None:
     """After answering, no value in any table and no log line holds the user's id, username or names."""
     caplog.set_level("INFO")
-    user = harness.user(
-        language_code="ru",
-        username="aigerim_k",
-        first_name="Aigerim",
-        last_name="Kassymova",
-        user_id=987654321,
-    )
+    user = harness.user(language_code="ru", **KNOWN_PERSON)
     _ = harness.services.i18n.translator("ru")
     await user.send("/start")
     await user.press(_("I agree"))
@@ -106,7 +100,7 @@ async def test_a_respondents_identity_is_stored_nowhere(
     await user.press(_("Female"))
     rows = await table_rows(engine)
     assert rows["respondents"] and rows["answers"]
-    identity = {"987654321", "aigerim_k", "aigerim", "kassymova"}
+    identity = {str(value).lower() for value in KNOWN_PERSON.values()}
     for table, values in rows.items():
         for row in values:
             for value in row:

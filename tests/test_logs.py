@@ -13,9 +13,9 @@ from telegram import Update
 from bot.handlers import TRY_AGAIN
 from bot.logs import WITHHELD, JsonFormatter
 from tests.conftest import TEST_TOKEN
-from tests.harness import BotHarness
+from tests.harness import KNOWN_PERSON, BotHarness
 
-IDENTITY = {"987654321", "aigerim_k", "Aigerim", "Kassymova"}
+IDENTITY = {str(value) for value in KNOWN_PERSON.values()}
 TYPED = {"Жезқазған-құпия", "Менің жеке пікірім 4821"}
 
 
@@ -45,13 +45,7 @@ async def test_a_whole_survey_with_a_failure_logs_events_without_identity_or_ans
 ) -> None:
     """A survey with typed answers and one failed Bot API call: events, a one-line traceback, nothing personal."""
     _ = harness.services.i18n.translator("ru")
-    user = harness.user(
-        language_code="ru",
-        username="aigerim_k",
-        first_name="Aigerim",
-        last_name="Kassymova",
-        user_id=987654321,
-    )
+    user = harness.user(language_code="ru", **KNOWN_PERSON)
     await user.send("/start")
     await user.press(_("I agree"))
     await user.send("41")
@@ -116,13 +110,8 @@ def test_library_records_withhold_updates_and_redact_the_token(harness_update: d
 @pytest.fixture
 def harness_update() -> dict[str, object]:
     """A private message carrying a person's identity and a typed answer, as the Bot API sends it."""
-    person = {
-        "id": 987654321,
-        "is_bot": False,
-        "first_name": "Aigerim",
-        "last_name": "Kassymova",
-        "username": "aigerim_k",
-    }
+    names = {key: value for key, value in KNOWN_PERSON.items() if key != "user_id"}
+    person = {"id": KNOWN_PERSON["user_id"], "is_bot": False, **names}
     return {
         "update_id": 1,
         "message": {
