@@ -38,7 +38,10 @@ class ConfirmingUpdater(Updater):
         self._handling: dict[int, asyncio.Task[None]] = {}
         self._progress = asyncio.Event()
         self._poller: asyncio.Task[None] | None = None
-        self._last_seen = 0
+        self._handled: set[int] = set()
+        """Updates handled but not yet confirmed (an older one is still in hand)."""
+        self._after_batch = 0
+        """The offset that confirms the last batch received, as PTB's Updater keeps it (0: none yet)."""
         self._server: web.AppRunner | None = None
         self._secret: str | None = None
 
@@ -135,15 +138,15 @@ class ConfirmingUpdater(Updater):
                 await self._poller
         if self._handling:
             await asyncio.wait(list(self._handling.values()))
-        if self._last_seen:
+        if self._after_batch:
             with contextlib.suppress(TelegramError):
-                await self.bot.get_updates(offset=self._last_seen + 1, timeout=0, limit=1)
+                await self.bot.get_updates(offset=self._after_batch, timeout=0, limit=1)
 
     def _offset(self) -> int:
-        """The oldest update still in hand, or the one after the newest seen: what to ask from."""
-        if self._handling:
-            return min(self._handling)
-        return self._last_seen + 1 if self._last_seen else 0
+        """What to ask from: the oldest update still in hand, else the one after the last batch."""
+        offset = min(self._handling) if self._handling else self._after_batch
+        self._handled = {update_id for update_id in self._handled if update_id >= offset}
+        return offset
 
     async def _poll(self, wait: float, allowed_updates: Sequence[str] | None) -> None:
         backoff = 1.0
@@ -167,9 +170,10 @@ class ConfirmingUpdater(Updater):
                 continue
             backoff = 1.0
             for update in updates:
-                if update.update_id > self._last_seen:
-                    self._last_seen = update.update_id
+                if update.update_id not in self._handling and update.update_id not in self._handled:
                     self._take(update)
+            if updates:
+                self._after_batch = updates[-1].update_id + 1
             if busy or self._handling:
                 self._progress.clear()
                 with contextlib.suppress(TimeoutError):
@@ -182,6 +186,8 @@ class ConfirmingUpdater(Updater):
             await application.update_processor.process_update(update, application.process_update(update))
         finally:
             del self._handling[update.update_id]
+            if self._poller is not None:  # a webhook's updates are confirmed one by one
+                self._handled.add(update.update_id)
             self._progress.set()
 
 
