@@ -7,11 +7,12 @@
     .venv/bin/python bench/faults.py all            # the four above, one after another
 
 Each run starts the real bot (`python -m bot run`) on the local Bot API emulator, lets a crowd
-of simulated respondents take the survey over HTTP, does harm meanwhile, and checks the
-database against what the crowd did (bot/sandbox/faults.py):
+of simulated respondents take the survey over HTTP (each taking 5 to 15 s per screen, as people
+do), does harm meanwhile, and checks the database against what the crowd did
+(bot/sandbox/faults.py):
 
 - kill: SIGKILL the bot process every 5 to 15 s (at random) and start it again; the crowd waits
-  8 s for a reply, then sends /start and goes on from whatever the bot shows.
+  20 s for a reply, then sends /start and goes on from whatever the bot shows.
 - postgres-restart: stop the PostgreSQL server for 3 s, twice, while the same bot process keeps
   running. `--server private` (the default) runs a PostgreSQL server of its own (initdb in a
   temporary folder, on a free port); `--server shared` restarts this machine's cluster with
@@ -21,7 +22,7 @@ database against what the crowd did (bot/sandbox/faults.py):
   run; the crowd gives no second chance (a single error or silence would show).
 - replicas: two bot processes behind one webhook URL (the emulator delivers each person's
   updates to them in turn) on one PostgreSQL database, with the same digest channel and a
-  digest that falls due a minute into the run.
+  digest that falls due a minute into the run; every respondent completes the survey.
 
 "lost" counts answers the bot acknowledged (it showed the next screen) that the database does
 not hold as given; "doubled" counts rows stored more than once. The exit status is 0 when
