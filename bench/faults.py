@@ -37,8 +37,7 @@ import contextlib
 import os
 import sys
 import tempfile
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from functools import partial
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -53,20 +52,12 @@ from bot.sandbox.faults import (  # noqa: E402
     replicas_run,
     sqlite_lock_run,
 )
-from bot.sandbox.postgres import private_server, throwaway_database  # noqa: E402
+from bot.sandbox.postgres import fresh_database, private_server, throwaway_database  # noqa: E402
 
 PG_ADMIN_URL = os.environ.get("BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+database = partial(fresh_database, admin_url=PG_ADMIN_URL, name="survey_faults")
+"""database(kind, folder): a fresh SQLite file in folder, or a throwaway PostgreSQL database."""
 RUNS = ("kill", "postgres-restart", "sqlite-lock", "replicas")
-
-
-@asynccontextmanager
-async def database(kind: str, folder: Path) -> AsyncIterator[str]:
-    """A fresh SQLite file in `folder`, or a throwaway database on the shared PostgreSQL."""
-    if kind == "postgresql":
-        async with throwaway_database(PG_ADMIN_URL, "survey_faults") as url:
-            yield url
-    else:
-        yield f"sqlite+aiosqlite:///{folder / 'faults.sqlite3'}"
 
 
 async def postgres_restart(folder: Path, args: argparse.Namespace) -> FaultRun:

@@ -37,9 +37,9 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -48,10 +48,12 @@ sys.path.insert(0, str(ROOT))
 
 from bot.emulator.client import ControlClient, ControlRefused  # noqa: E402
 from bot.i18n import I18n  # noqa: E402
-from bot.sandbox.postgres import throwaway_database  # noqa: E402
+from bot.sandbox.postgres import fresh_database  # noqa: E402
 from bot.sandbox.process import Sandbox, sandbox  # noqa: E402
 
 PG_ADMIN_URL = os.environ.get("BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+database = partial(fresh_database, admin_url=PG_ADMIN_URL, name="survey_bench")
+"""database(kind, folder): a fresh SQLite file in folder, or a throwaway PostgreSQL database."""
 NOOP_COMMAND = (str(ROOT / "bench" / "noop_bot.py"),)
 LEVELS = (1, 20, 100)
 SURVEYS = {1: 10, 20: 60, 100: 200}
@@ -170,15 +172,6 @@ async def drive(box: Sandbox, script: Sequence[tuple[str, str]], concurrency: in
     await asyncio.gather(*(respondent() for _ in range(concurrency)))
     seconds = time.perf_counter() - started
     return Run(concurrency, len(latencies), seconds, latencies, cpu_seconds(box.bot.pid) - cpu, failures)
-
-
-@asynccontextmanager
-async def database(kind: str, folder: Path) -> AsyncIterator[str]:
-    if kind == "postgresql":
-        async with throwaway_database(PG_ADMIN_URL, "survey_bench") as url:
-            yield url
-    else:
-        yield f"sqlite+aiosqlite:///{folder / 'bench.sqlite3'}"
 
 
 async def measure(

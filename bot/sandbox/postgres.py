@@ -40,6 +40,16 @@ def asyncpg_url(url: str) -> str:
 
 
 @asynccontextmanager
+async def fresh_database(kind: str, folder: Path, admin_url: str, name: str) -> AsyncIterator[str]:
+    """A new SQLite file `name`.sqlite3 in `folder`, or a throwaway database on `admin_url`'s server."""
+    if kind == "postgresql":
+        async with throwaway_database(admin_url, name) as url:
+            yield url
+    else:
+        yield f"sqlite+aiosqlite:///{folder / f'{name}.sqlite3'}"
+
+
+@asynccontextmanager
 async def throwaway_database(admin_url: str, prefix: str = "survey_run") -> AsyncIterator[str]:
     """A new database on the server of `admin_url` (postgresql://...); its SQLAlchemy URL; dropped after."""
     import asyncpg
