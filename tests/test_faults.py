@@ -97,7 +97,7 @@ async def hold_respondent(
 ) -> None:
     """Keep the bot from handling `user`'s updates for `seconds`: SQLite's write lock, or their row locked."""
     if database_url.startswith("sqlite"):
-        await asyncio.to_thread(hold_write_lock, Path(database_url.split(":///", 1)[1]), seconds)
+        await asyncio.to_thread(hold_write_lock, database_url, seconds)
         return
     async with engine.begin() as connection:
         await connection.execute(
@@ -182,8 +182,7 @@ async def test_sqlite_write_lock_held_elsewhere_is_waited_out(harness: BotHarnes
     for user in users:
         await user.send("/start")
         await user.press(_("I agree"))
-    path = Path(database_url.split(":///", 1)[1])
-    locker = asyncio.create_task(asyncio.to_thread(hold_write_lock, path, 3.0))
+    locker = asyncio.create_task(asyncio.to_thread(hold_write_lock, database_url, 3.0))
     await asyncio.sleep(0.5)
     started = time.monotonic()
     await asyncio.gather(*(user.send("41") for user in users))

@@ -30,6 +30,7 @@ from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
+from sqlalchemy.engine import make_url
 
 from bot.digest import TITLE
 from bot.emulator.client import ChatView
@@ -39,7 +40,7 @@ from bot.sandbox.personas import Ending
 from bot.sandbox.process import DIGEST_CHANNEL_ID, Sandbox, sandbox
 from bot.sandbox.screens import Reader
 from bot.sandbox.verify import Check, FaultCheck, check_acknowledged, check_database
-from db.engine import create_engine, session_factory
+from db.engine import one_session
 from db.models import DigestPost, DigestStatus
 from survey.model import load_questionnaire
 
@@ -247,9 +248,9 @@ def read_log(path: Path) -> list[dict[str, object]]:
 # ---- SQLite's write lock held elsewhere ---------------------------------------------------------
 
 
-def hold_write_lock(path: Path, seconds: float) -> None:
-    """Take SQLite's write lock on `path` in another connection and keep it for `seconds`."""
-    connection = sqlite3.connect(path, isolation_level=None)
+def hold_write_lock(database_url: str, seconds: float) -> None:
+    """Take the write lock of the SQLite file of `database_url` in another connection, for `seconds`."""
+    connection = sqlite3.connect(str(make_url(database_url).database), isolation_level=None)
     try:
         connection.execute("BEGIN IMMEDIATE")
         time.sleep(seconds)
@@ -268,13 +269,12 @@ async def sqlite_lock_run(
     progress: bool = False,
 ) -> FaultRun:
     """Another program holds the write lock for `hold` seconds, again and again, during the run."""
-    path = Path(database_url.split(":///", 1)[1])
     async with sandbox(folder, database_url, connections=size + 10) as box:
 
         async def lock(crowd: asyncio.Task[list[Outcome]]) -> dict[str, object]:
             held = 0
             while await _pause(crowd, 1.0):
-                await asyncio.to_thread(hold_write_lock, path, hold)
+                await asyncio.to_thread(hold_write_lock, database_url, hold)
                 held += 1
             return {f"write lock held elsewhere for {hold:.0f} s": f"{held} times"}
 
@@ -331,12 +331,8 @@ async def _digest_figures(box: Sandbox, database_url: str, due: datetime) -> dic
     while not _digests_in(channel, title) and loop.time() < deadline:
         channel = await box.client.wait(DIGEST_CHANNEL_ID, channel.version, deadline - loop.time())
     channel = await box.client.settle(DIGEST_CHANNEL_ID, channel.version, 1.0, 1.0)
-    engine = create_engine(database_url)
-    try:
-        async with session_factory(engine)() as session:
-            posts = (await session.execute(select(DigestPost.period_key, DigestPost.status))).all()
-    finally:
-        await engine.dispose()
+    async with one_session(database_url) as session:
+        posts = (await session.execute(select(DigestPost.period_key, DigestPost.status))).all()
     deliveries = (await box.client.stats())["backend_deliveries"]
     return {
         "updates delivered per replica": ", ".join(str(n) for n in deliveries.values()),

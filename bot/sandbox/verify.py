@@ -17,7 +17,7 @@ from bot.privacy import pseudonym
 from bot.sandbox.crowd import Outcome
 from bot.sandbox.personas import Ending
 from db import repo
-from db.engine import create_engine, session_factory
+from db.engine import one_session
 from db.models import Answer, AnswerChoice, Respondent, Response, ResponseStatus
 from survey.flow import AnswerValue
 from survey.model import SKIP, Kind, Questionnaire
@@ -81,18 +81,14 @@ async def check_database(
 ) -> Check:
     """Compare every simulated respondent's stored responses with what they did."""
     check = Check()
-    engine = create_engine(database_url)
-    try:
-        async with session_factory(engine)() as session:
-            check.respondents = await session.scalar(select(func.count()).select_from(Respondent)) or 0
-            check.answers = await session.scalar(select(func.count()).select_from(Answer)) or 0
-            counted = await session.execute(select(Response.status, func.count()).group_by(Response.status))
-            check.statuses = Counter({str(status): n for status, n in counted.all()})
-            check.complete = check.statuses[ResponseStatus.COMPLETE.value]
-            for outcome in outcomes:
-                check.problems += await _check_one(session, key, outcome, questionnaire)
-    finally:
-        await engine.dispose()
+    async with one_session(database_url) as session:
+        check.respondents = await session.scalar(select(func.count()).select_from(Respondent)) or 0
+        check.answers = await session.scalar(select(func.count()).select_from(Answer)) or 0
+        counted = await session.execute(select(Response.status, func.count()).group_by(Response.status))
+        check.statuses = Counter({str(status): n for status, n in counted.all()})
+        check.complete = check.statuses[ResponseStatus.COMPLETE.value]
+        for outcome in outcomes:
+            check.problems += await _check_one(session, key, outcome, questionnaire)
     expected_complete = sum(o.status == Ending.COMPLETE.value for o in outcomes)
     if check.complete != expected_complete:
         check.problems.append(f"{check.complete} complete responses stored, {expected_complete} completed")
@@ -154,19 +150,15 @@ async def check_acknowledged(
 ) -> FaultCheck:
     """Every answer the bot acknowledged is stored as given (unless the person erased it), once."""
     check = FaultCheck()
-    engine = create_engine(database_url)
-    try:
-        async with session_factory(engine)() as session:
-            for outcome in outcomes:
-                ending = outcome.persona.ending.value if outcome.status == "stuck" else outcome.status
-                if ending not in KEEPS_ANSWERS:
-                    continue
-                check.acknowledged += len(outcome.acknowledged)
-                check.lost += await _lost(session, key, outcome, questionnaire)
-            for model, columns in UNIQUE_PER:
-                check.doubled += await _extra_rows(session, model, columns)
-    finally:
-        await engine.dispose()
+    async with one_session(database_url) as session:
+        for outcome in outcomes:
+            ending = outcome.persona.ending.value if outcome.status == "stuck" else outcome.status
+            if ending not in KEEPS_ANSWERS:
+                continue
+            check.acknowledged += len(outcome.acknowledged)
+            check.lost += await _lost(session, key, outcome, questionnaire)
+        for model, columns in UNIQUE_PER:
+            check.doubled += await _extra_rows(session, model, columns)
     return check
 
 
