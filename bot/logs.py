@@ -21,7 +21,7 @@ EVENT_NAME = re.compile(r"[a-z][a-z0-9_]*")
 LIBRARY_EVENT = "log"
 WITHHELD = "[withheld]"
 REDACTED = "[redacted]"
-QUIET_LOGGERS = ("httpx", "httpcore", "apscheduler", "alembic.runtime.plugins", "tornado.access")
+QUIET_LOGGERS = ("httpx", "httpcore", "apscheduler", "alembic.runtime.plugins")
 """Libraries whose INFO records are one line per request or job run (httpx's hold the bot token)."""
 _RECORD_FIELDS = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
 PAYLOADS = (Mapping, list, tuple, set, bytes)

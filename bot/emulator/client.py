@@ -227,10 +227,6 @@ class ControlClient:
         body = {"per_chat": per_chat, "overall": overall, "after": after, "retry_after": retry_after}
         await self._call("PUT", "/flood", body)
 
-    async def set_backends(self, urls: list[str]) -> None:
-        """Deliver webhook updates to these bot processes in turn, as a load balancer would ([]: off)."""
-        await self._call("PUT", "/webhook/backends", {"urls": urls})
-
     async def stats(self) -> dict[str, Any]:
         """Calls by method, updates pending and delivered, mode."""
         return await self._call("GET", "/stats")

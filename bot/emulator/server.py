@@ -13,9 +13,9 @@ users and watch chats: create users (`POST /users`), make them send messages
 (`POST /users/{id}/messages`), press buttons by label (`POST /users/{id}/press`: a label
 that is not on the message is refused and the bot gets nothing, as in Telegram), edit
 messages, read a chat (`GET /chats/{id}`), wait for it to change (`GET /chats/{id}/wait`,
-a long poll), fetch sent files, open channels, simulate flood limits (`PUT /flood`), put
-several bot processes behind the webhook URL (`PUT /webhook/backends`) and read call counts
-(`GET /stats`). README.md "The local Bot API" lists every request.
+a long poll), fetch sent files, open channels, simulate flood limits (`PUT /flood`) and read
+call counts (`GET /stats`). README.md "The local Bot API" lists every request. Several bot
+processes can stand behind the webhook URL (`backends`, set by bot/sandbox/process.py).
 User actions wait for the bot's reply before answering unless told `"wait": "none"`.
 Waiting is event-driven (asyncio events fired by every change), never a busy loop.
 """
@@ -205,7 +205,6 @@ class EmulatorServer:
             web.get("/_control/chats/{chat_id}/wait", self._wait_chat),
             web.get("/_control/chats/{chat_id}/messages/{message_id}/file", self._file),
             web.put("/_control/flood", self._flood),
-            web.put("/_control/webhook/backends", self._set_backends),
         ]
         app.add_routes([*control, web.route("*", "/bot{token}/{method}", self._bot_api)])
         return app
@@ -654,16 +653,6 @@ class EmulatorServer:
             return {"ok": True}
 
         return web.json_response(await _control(flood()))
-
-    async def _set_backends(self, request: web.Request) -> web.Response:
-        async def set_backends() -> dict[str, Any]:
-            urls = (await self._body(request)).get("urls") or []
-            if not all(isinstance(url, str) and url.startswith(("http://", "https://")) for url in urls):
-                raise ControlError(f"urls must be a list of http(s) URLs, not {urls!r}")
-            self.backends = list(urls)
-            return {"ok": True, "backends": self.backends}
-
-        return web.json_response(await _control(set_backends()))
 
 
 async def _control(work: Awaitable[dict[str, Any]]) -> dict[str, Any]:

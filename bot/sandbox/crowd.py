@@ -78,7 +78,6 @@ class Outcome:
     user_id: int
     persona: Persona
     status: str
-    answers: int = 0
     error: str | None = None
     acknowledged: dict[str, object] = field(default_factory=dict)
     """Answers (question id: the persona's answer) after which the bot showed the next screen."""
@@ -86,6 +85,10 @@ class Outcome:
     """Actions the bot did not reply to in time."""
     notices: int = 0
     """"Something went wrong, try again" replies."""
+
+    @property
+    def answers(self) -> int:
+        return len(self.acknowledged)
 
 
 @dataclass
@@ -247,10 +250,7 @@ class Respondent:
             status, error = await self._visit(), None
         except Stuck as exc:
             status, error = "stuck", str(exc)
-        answers = len(self.acknowledged)
-        return Outcome(
-            self.user_id, persona, status, answers, error, self.acknowledged, self.silences, self.notices
-        )
+        return Outcome(self.user_id, persona, status, error, self.acknowledged, self.silences, self.notices)
 
     async def _visit(self) -> str:
         chat = await self._start()
