@@ -254,6 +254,8 @@ async def concurrency_gain(args: argparse.Namespace) -> None:
                     runs = await measure(Path(tmp), url, survey_script(), surveys, None, settings, latency)
                 results[mode][kind] = runs
     print(gain_table(results["sequential"], results["concurrent"]))
+    every_run = [run for by_kind in results.values() for level in by_kind.values() for run in level.values()]
+    report_failures(every_run)
 
 
 async def main(args: argparse.Namespace) -> None:
