@@ -3,9 +3,13 @@
 FROM python:3.11-slim AS build
 WORKDIR /src
 COPY pyproject.toml README.md babel.cfg ./
-COPY bot ./bot
-COPY db ./db
+# Production rooms only: devtools/ (the Bot API emulator and the sandbox) stays out of the image.
+COPY core ./core
 COPY survey ./survey
+COPY db ./db
+COPY research ./research
+COPY conversation ./conversation
+COPY bot ./bot
 COPY migrations ./migrations
 COPY locales ./locales
 COPY docker ./docker

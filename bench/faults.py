@@ -43,7 +43,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bot.sandbox.faults import (  # noqa: E402
+from devtools.sandbox.faults import (  # noqa: E402
     FaultRun,
     RestartableServer,
     SharedServer,
@@ -52,7 +52,7 @@ from bot.sandbox.faults import (  # noqa: E402
     replicas_run,
     sqlite_lock_run,
 )
-from bot.sandbox.postgres import fresh_database, private_server, throwaway_database  # noqa: E402
+from devtools.sandbox.postgres import fresh_database, private_server, throwaway_database  # noqa: E402
 
 PG_ADMIN_URL = os.environ.get("BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 database = partial(fresh_database, admin_url=PG_ADMIN_URL, name="survey_faults")

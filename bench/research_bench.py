@@ -28,13 +28,13 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Index
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot import charts, export, report
-from bot.i18n import I18n
-from bot.labels import Labels
+from core.i18n import I18n
 from db import stats
 from db.engine import create_engine, session_factory
 from db.migrate import upgrade_to_head
 from db.models import Base
+from research import charts, export, report
+from research.labels import Labels
 from survey.analysis import STATS_CUBE, analysis_value
 from survey.flow import AnswerValue
 from survey.model import load_questionnaire

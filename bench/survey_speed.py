@@ -46,10 +46,10 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bot.emulator.client import ControlClient, ControlRefused  # noqa: E402
-from bot.i18n import I18n  # noqa: E402
-from bot.sandbox.postgres import fresh_database  # noqa: E402
-from bot.sandbox.process import Sandbox, sandbox  # noqa: E402
+from core.i18n import I18n  # noqa: E402
+from devtools.emulator.client import ControlClient, ControlRefused  # noqa: E402
+from devtools.sandbox.postgres import fresh_database  # noqa: E402
+from devtools.sandbox.process import Sandbox, sandbox  # noqa: E402
 
 PG_ADMIN_URL = os.environ.get("BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 database = partial(fresh_database, admin_url=PG_ADMIN_URL, name="survey_bench")

@@ -12,9 +12,9 @@ import sys
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from bot.config import ConfigError, Settings, load_settings
-from bot.i18n import LANGUAGES, MissingCatalogError, MissingTranslationError
-from bot.logs import configure_logging
+from core.config import ConfigError, Settings, load_settings
+from core.i18n import LANGUAGES, MissingCatalogError, MissingTranslationError
+from core.logs import configure_logging
 from survey.model import QuestionnaireError
 
 log = logging.getLogger("bot")
@@ -68,10 +68,10 @@ def run(settings: Settings) -> None:
 
 async def export_dataset(settings: Settings, file_format: str, out: Path, language: str) -> list[Path]:
     """Write the dataset in `file_format` to `out`, and its codebook beside it."""
-    from bot.export import WRITERS, collect, write_codebook
-    from bot.i18n import I18n
-    from bot.labels import Labels
+    from core.i18n import I18n
     from db.engine import create_engine, session_factory
+    from research.export import WRITERS, collect, write_codebook
+    from research.labels import Labels
     from survey.model import load_questionnaire
 
     await prepare_database(settings)
@@ -141,16 +141,16 @@ def main(argv: list[str] | None = None) -> int:
         if command == "run":
             run(settings)
         elif command == "sandbox":
-            from bot.sandbox.run import run_sandbox
+            from devtools.sandbox.run import run_sandbox
 
             args = args if args.command else _parser().parse_args(["sandbox"])
             return run_sandbox(args.respondents, args.seed, args.out, args.digest_wait)
         elif command == "chat":
-            from bot.sandbox.chat import run_chat
+            from devtools.sandbox.chat import run_chat
 
             return run_chat(args.language, args.out)
         elif command == "emulator":
-            from bot.emulator.server import serve
+            from devtools.emulator.server import serve
 
             serve(args.port, args.token)
         elif command == "export":
@@ -162,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
         elif command == "health":
             return health(settings)
         elif command == "compile-catalogs":
-            from bot.i18n import compile_catalogs
+            from core.i18n import compile_catalogs
 
             for path in compile_catalogs():
                 print(path)

@@ -14,19 +14,20 @@ from telegram.ext import (
     ApplicationBuilder,
     CallbackQueryHandler,
     CommandHandler,
-    ContextTypes,
     MessageHandler,
     filters,
 )
 from telegram.request import BaseRequest
 
-from bot import digest, handlers, research
-from bot.callbacks import Action
+from bot import digest, handlers
+from bot import researchers as research
 from bot.concurrency import PerUserUpdateProcessor
-from bot.config import Settings
-from bot.i18n import LANGUAGES, N_, I18n
+from bot.context import CONTEXT_TYPES, SERVICES, Context
 from bot.receiving import ConfirmingUpdater
-from bot.services import Services, utc_now
+from conversation.callbacks import Action
+from conversation.services import Services, utc_now
+from core.config import Settings
+from core.i18n import LANGUAGES, N_, I18n
 from db import repo
 from db.engine import create_engine, session_factory
 from survey.model import load_questionnaire
@@ -50,7 +51,7 @@ LANGUAGE_BUTTON = rf"^{Action.LANGUAGE.value}:"
 
 async def _post_init(application: Application) -> None:
     """Publish the command menu in both languages."""
-    services: Services = application.bot_data[handlers.SERVICES]
+    services: Services = application.bot_data[SERVICES]
     for language in (None, *LANGUAGES):
         _ = services.i18n.translator(language or services.settings.default_language)
         commands = [BotCommand(name, _(COMMAND_DESCRIPTIONS[name])) for name in RESPONDENT_COMMANDS]
@@ -59,18 +60,18 @@ async def _post_init(application: Application) -> None:
 
 async def _post_shutdown(application: Application) -> None:
     """Close the database pool."""
-    services: Services = application.bot_data[handlers.SERVICES]
+    services: Services = application.bot_data[SERVICES]
     await services.engine.dispose()
 
 
-async def _post_due_digest(context: ContextTypes.DEFAULT_TYPE) -> None:
+async def _post_due_digest(context: Context) -> None:
     """Job: post the digest of the period that came due (at its time, and at start for a missed one)."""
-    await digest.publish_due(handlers.services_of(context), context.bot)
+    await digest.publish_due(context.services, context.bot)
 
 
-async def _forget_old_updates(context: ContextTypes.DEFAULT_TYPE) -> None:
+async def _forget_old_updates(context: Context) -> None:
     """Job: drop remembered update ids Telegram can no longer redeliver."""
-    services = handlers.services_of(context)
+    services = context.services
     async with services.sessions.begin() as session:
         await repo.forget_updates_before(session, services.clock() - UPDATE_ID_RETENTION)
 
@@ -102,6 +103,7 @@ def build_application(
         .token(settings.bot_token.get_secret_value())
         .base_url(f"{settings.bot_api_url}/bot")
         .base_file_url(f"{settings.bot_api_url}/file/bot")
+        .context_types(CONTEXT_TYPES)
         .post_init(_post_init)
         .post_shutdown(_post_shutdown)
         .concurrent_updates(PerUserUpdateProcessor(settings.concurrent_updates))
@@ -111,7 +113,7 @@ def build_application(
         builder = builder.request(request).get_updates_request(request)
     application = builder.build()
     application.updater = ConfirmingUpdater(application)
-    application.bot_data[handlers.SERVICES] = services
+    application.bot_data[SERVICES] = services
 
     private = filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE
     application.add_handler(

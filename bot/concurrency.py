@@ -9,7 +9,7 @@ from typing import Any
 from telegram import Update
 from telegram.ext import BaseUpdateProcessor
 
-from bot.config import DEFAULT_CONCURRENT_UPDATES
+from core.config import DEFAULT_CONCURRENT_UPDATES
 
 
 def ordering_key(update: object) -> int | None:

@@ -8,30 +8,32 @@ from collections.abc import Awaitable, Callable
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError
-from telegram.ext import ContextTypes
 
-from bot import conversation
-from bot.callbacks import decode
-from bot.conversation import Edit, Send, StripButtons, Toast, Turn
-from bot.i18n import LANGUAGES, N_
-from bot.services import Services
+from bot.context import Context
+from conversation import turns as conversation
+from conversation.callbacks import decode
+from conversation.render import View
+from conversation.turns import Edit, Send, StripButtons, Toast, Turn
+from core.i18n import LANGUAGES, N_
 from db import repo
 
 log = logging.getLogger(__name__)
 
-SERVICES = "services"
 TRY_AGAIN = N_("Something went wrong. Please try again in a moment.")
 Step = Callable[[Turn], Awaitable[None]]
 
 
-def services_of(context: ContextTypes.DEFAULT_TYPE) -> Services:
-    """The Services object build_application() stored in bot_data."""
-    return context.bot_data[SERVICES]
+def markup(view: View) -> InlineKeyboardMarkup | None:
+    """The view's buttons as Telegram's inline keyboard (None: no keyboard)."""
+    if not view.buttons:
+        return None
+    rows = [[InlineKeyboardButton(b.label, callback_data=b.data) for b in row] for row in view.buttons]
+    return InlineKeyboardMarkup(rows)
 
 
-async def _handle(update: Update, context: ContextTypes.DEFAULT_TYPE, step: Step) -> None:
+async def _handle(update: Update, context: Context, step: Step) -> None:
     """Run `step` for this update in one transaction, then perform its replies."""
-    services = services_of(context)
+    services = context.services
     user = update.effective_user
     assert user is not None
     async with services.sessions.begin() as session:
@@ -45,7 +47,7 @@ async def _handle(update: Update, context: ContextTypes.DEFAULT_TYPE, step: Step
     await _perform(turn, update, context)
 
 
-async def _perform(turn: Turn, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def _perform(turn: Turn, update: Update, context: Context) -> None:
     """Send, edit and toast what the turn decided, after its transaction committed."""
     chat = update.effective_chat
     assert chat is not None
@@ -55,7 +57,7 @@ async def _perform(turn: Turn, update: Update, context: ContextTypes.DEFAULT_TYP
             toast = reply.text
         elif isinstance(reply, Send):
             message = await bot.send_message(
-                chat.id, reply.view.text, parse_mode=ParseMode.HTML, reply_markup=reply.view.keyboard
+                chat.id, reply.view.text, parse_mode=ParseMode.HTML, reply_markup=markup(reply.view)
             )
             if reply.track is not None:
                 async with turn.services.sessions.begin() as session:
@@ -77,7 +79,7 @@ async def _answer_query(update: Update, toast: str | None) -> None:
         log.info("callback_answer_skipped", extra={"reason": error.message})
 
 
-async def _edit(reply: Edit | StripButtons, chat_id: int, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def _edit(reply: Edit | StripButtons, chat_id: int, context: Context) -> None:
     """Edit an earlier message; one that is gone or already so is not an error for the respondent.
 
     An edit that only shows the answer given (no buttons to press) is skipped on a network
@@ -90,66 +92,66 @@ async def _edit(reply: Edit | StripButtons, chat_id: int, context: ContextTypes.
                 chat_id,
                 reply.message_id,
                 parse_mode=ParseMode.HTML,
-                reply_markup=reply.view.keyboard,
+                reply_markup=markup(reply.view),
             )
         else:
             await context.bot.edit_message_reply_markup(chat_id, reply.message_id, reply_markup=None)
     except BadRequest as error:
         log.info("edit_skipped", extra={"reason": error.message})
     except NetworkError as error:
-        if isinstance(reply, Edit) and reply.view.keyboard is not None:
+        if isinstance(reply, Edit) and reply.view.buttons:
             raise
         log.warning("edit_skipped", extra={"reason": error.message})
 
 
-async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def start(update: Update, context: Context) -> None:
     """/start: begin, or continue where the respondent left off."""
     await _handle(update, context, conversation.start)
 
 
-async def language(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def language(update: Update, context: Context) -> None:
     """/language: choose Kazakh or Russian."""
     await _handle(update, context, conversation.choose_language_prompt)
 
 
-async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def help_command(update: Update, context: Context) -> None:
     """/help: explain the survey and the commands."""
     await _handle(update, context, conversation.help_text)
 
 
-async def cancel(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def cancel(update: Update, context: Context) -> None:
     """/cancel: stop, keeping the answers so far."""
     await _handle(update, context, conversation.cancel)
 
 
-async def delete(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def delete(update: Update, context: Context) -> None:
     """/delete: erase everything, after confirmation."""
     await _handle(update, context, conversation.ask_erase)
 
 
-async def unknown_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def unknown_command(update: Update, context: Context) -> None:
     """Any other /command."""
     await _handle(update, context, conversation.unknown_command)
 
 
-async def text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def text(update: Update, context: Context) -> None:
     """A typed message in the private chat."""
     assert update.message is not None and update.message.text is not None
     message_text = update.message.text
     await _handle(update, context, lambda turn: conversation.on_text(turn, message_text))
 
 
-async def non_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def non_text(update: Update, context: Context) -> None:
     """A sticker, photo, voice note, location, contact, document... in the private chat."""
     await _handle(update, context, conversation.on_non_text)
 
 
-async def edited(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def edited(update: Update, context: Context) -> None:
     """An edited message: answers are not changed by editing."""
     await _handle(update, context, conversation.on_edited)
 
 
-async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def button(update: Update, context: Context) -> None:
     """An inline button press."""
     query = update.callback_query
     assert query is not None
@@ -162,10 +164,10 @@ async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await _handle(update, context, lambda turn: conversation.on_button(turn, callback, message_id))
 
 
-async def group_start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def group_start(update: Update, context: Context) -> None:
     """/start in a group: invite to a private chat; the survey never runs in groups."""
     assert update.effective_message is not None and update.effective_user is not None
-    services = services_of(context)
+    services = context.services
     lang = (update.effective_user.language_code or "").split("-")[0]
     lang = lang if lang in LANGUAGES else services.settings.default_language
     _ = services.i18n.translator(lang)
@@ -179,7 +181,7 @@ async def group_start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
         log.info("group_reply_forbidden")
 
 
-async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def on_error(update: object, context: Context) -> None:
     """Log the failure without personal data, and tell the respondent to try again."""
     error = context.error
     log.error("handler_error", exc_info=error)
@@ -187,7 +189,7 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     if update.effective_chat.type != "private":
         return
-    services = services_of(context)
+    services = context.services
     lang = (update.effective_user.language_code or "").split("-")[0]
     _ = services.i18n.translator(lang if lang in LANGUAGES else services.settings.default_language)
     try:

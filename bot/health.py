@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import text
 
-from bot.config import Settings
+from core.config import Settings
 from db.engine import create_engine
 from db.migrate import head_revision
 

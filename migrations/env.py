@@ -21,7 +21,7 @@ def _database_url() -> str:
     url = config.get_main_option("sqlalchemy.url")
     if url:
         return url
-    from bot.config import load_settings
+    from core.config import load_settings
 
     return load_settings().database_url
 

@@ -17,12 +17,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from telegram.ext import Application
 
 from bot.app import build_application
-from bot.config import Settings
-from bot.emulator import BotApiEmulator
-from bot.emulator.request import EmulatorRequest
+from core.config import Settings
 from db.engine import create_engine
 from db.migrate import upgrade_to_head
 from db.models import Base
+from devtools.emulator import BotApiEmulator
+from devtools.emulator.request import EmulatorRequest
 from tests.harness import BotHarness, Clock
 
 PG_ADMIN_URL = os.environ.get("TEST_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
@@ -176,7 +176,7 @@ def python_m_bot(
     *args: str, cwd: Path, stdin: str | None = None, env: dict[str, str] | None = None, timeout: float = 240
 ) -> subprocess.CompletedProcess[str]:
     """Run `python -m bot ARGS` as a user would: no bot setting from this environment, only `env`."""
-    from bot.sandbox.process import SETTING_NAMES
+    from devtools.sandbox.process import SETTING_NAMES
 
     clean = {k: v for k, v in os.environ.items() if k not in SETTING_NAMES} | {"PYTHONPATH": str(ROOT)}
     return subprocess.run(

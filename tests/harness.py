@@ -10,8 +10,8 @@ from typing import Any
 from telegram import Update
 from telegram.ext import Application
 
-from bot.emulator import BotApiEmulator, Message
-from bot.emulator.core import ApiCall
+from devtools.emulator import BotApiEmulator, Message
+from devtools.emulator.core import ApiCall
 
 _user_ids = itertools.count(700_000_001)
 KNOWN_PERSON: dict[str, Any] = {

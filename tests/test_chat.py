@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bot.i18n import I18n
+from core.i18n import I18n
 from survey.model import load_questionnaire
 from tests.conftest import python_m_bot
 

@@ -9,7 +9,7 @@ from telegram import Update
 from telegram.ext import Application
 
 from bot.concurrency import PerUserUpdateProcessor
-from bot.emulator import BotApiEmulator
+from devtools.emulator import BotApiEmulator
 from tests.harness import BotHarness
 
 

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.handlers import TRY_AGAIN
-from bot.i18n import Translator
+from core.i18n import Translator
 from db.models import Answer, AnswerChoice, Respondent, Response, ResponseStatus
 from tests.conftest import make_settings, start_application, stop_application, table_rows
 from tests.harness import BotHarness, User

@@ -14,9 +14,10 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot import digest
-from bot.emulator import BotApiEmulator
 from db.models import DigestPost, DigestStatus
-from survey.disclosure import TOTAL
+from devtools.emulator import BotApiEmulator
+from research.digest import NOT_STATED, DigestWriter, gather
+from research.disclosure import TOTAL
 from tests.conftest import RESEARCHER_ID, make_settings, start_application, stop_application
 from tests.dataset import Person, seed_bulk
 from tests.harness import BotHarness, Clock
@@ -202,6 +203,11 @@ async def test_a_channel_the_bot_cannot_post_to_is_reported_once(
     assert [r.status for r in await digest_rows(engine)] == [DigestStatus.FAILED, DigestStatus.FAILED]
 
 
+async def gather_figures(harness: BotHarness, now: datetime):  # type: ignore[no-untyped-def]
+    services = harness.services
+    return await gather(services.sessions, services.questionnaire, services.settings.min_cell, now)
+
+
 async def test_nothing_under_the_minimum_cell_size_is_published(
     channel_bot: BotHarness, engine: AsyncEngine
 ) -> None:
@@ -214,10 +220,10 @@ async def test_nothing_under_the_minimum_cell_size_is_published(
         + [Person(age=None, stance="peace", main_source=None)] * 4  # a whole small row: hidden
     )
     await seed(engine, people, local(2026, 3, 20, 10, 0))
-    figures = await digest.gather(channel_bot.services, local(2026, 3, 20, 20, 0).astimezone(UTC))
+    figures = await gather_figures(channel_bot, local(2026, 3, 20, 20, 0).astimezone(UTC))
     by_age = figures.tables["age_band"]
     assert by_age.count("18-29", "russia") is None
-    assert by_age.count(digest.NOT_STATED, TOTAL) is None
+    assert by_age.count(NOT_STATED, TOTAL) is None
     for table in figures.tables.values():
         for key, value in table.counts.items():
             if 0 < value < 10:
@@ -259,8 +265,10 @@ async def test_digest_fits_telegram_and_is_in_both_languages(
     channel_bot: BotHarness, engine: AsyncEngine
 ) -> None:
     await seed(engine, MIXED, local(2026, 3, 20, 10, 0))
-    figures = await digest.gather(channel_bot.services, local(2026, 3, 20, 20, 0).astimezone(UTC))
-    messages = digest.compose(channel_bot.services, figures, "https://t.me/survey_test_bot")
+    figures = await gather_figures(channel_bot, local(2026, 3, 20, 20, 0).astimezone(UTC))
+    services = channel_bot.services
+    writer = DigestWriter(services.settings, services.i18n, services.questionnaire)
+    messages = writer.compose(figures, "https://t.me/survey_test_bot")
     assert all(len(m) <= 4096 for m in messages)
     kk, ru = (channel_bot.services.i18n.translator(lang) for lang in ("kk", "ru"))
     joined = "\n".join(messages)

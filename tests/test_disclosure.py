@@ -8,7 +8,7 @@ from collections.abc import Hashable
 
 import pytest
 
-from survey.disclosure import TOTAL, SafeTable, _lines, protect, protect_together, round_shares
+from research.disclosure import TOTAL, SafeTable, _lines, protect, protect_together, round_shares
 
 K = 10
 

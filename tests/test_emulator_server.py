@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 from aiohttp import ClientSession, FormData, web
 
-from bot.emulator import BotApiEmulator
-from bot.emulator.client import ControlClient, ControlRefused
-from bot.emulator.server import SECRET_HEADER, EmulatorServer
+from devtools.emulator import BotApiEmulator
+from devtools.emulator.client import ControlClient, ControlRefused
+from devtools.emulator.server import SECRET_HEADER, EmulatorServer
 
 TOKEN = "123456789:HTTP-test-token"
 

@@ -8,13 +8,13 @@ from pathlib import Path
 import pytest
 from aiohttp import ClientSession
 
-from bot.emulator.server import SECRET_HEADER
-from bot.i18n import I18n
-from bot.sandbox.crowd import run_crowd
-from bot.sandbox.process import sandbox
-from bot.sandbox.run import sandbox_run
-from bot.sandbox.screens import Reader
-from bot.sandbox.verify import check_database
+from core.i18n import I18n
+from devtools.emulator.server import SECRET_HEADER
+from devtools.sandbox.crowd import run_crowd
+from devtools.sandbox.process import sandbox
+from devtools.sandbox.run import sandbox_run
+from devtools.sandbox.screens import Reader
+from devtools.sandbox.verify import check_database
 from survey.model import load_questionnaire
 from tests.conftest import ROOT, python_m_bot
 
@@ -93,10 +93,10 @@ def test_sandbox_command_line(tmp_path: Path) -> None:
 def test_without_a_token_python_m_bot_is_the_sandbox(monkeypatch: pytest.MonkeyPatch) -> None:
     """No BOT_TOKEN: `python -m bot` runs the sandbox with its defaults (200 respondents)."""
     import bot.__main__ as entry
-    import bot.sandbox.run
+    import devtools.sandbox.run
 
     calls: list[tuple[object, ...]] = []
-    monkeypatch.setattr(bot.sandbox.run, "run_sandbox", lambda *args: calls.append(args) or 0)
+    monkeypatch.setattr(devtools.sandbox.run, "run_sandbox", lambda *args: calls.append(args) or 0)
     monkeypatch.delenv("BOT_TOKEN", raising=False)
     monkeypatch.chdir(ROOT / "tests")
     assert entry.main([]) == 0

@@ -17,8 +17,8 @@ from openpyxl import load_workbook
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.export import CODEBOOK_HEADER, CSV_ENCODING
-from bot.i18n import I18n
+from core.i18n import I18n
+from research.export import CODEBOOK_HEADER, CSV_ENCODING
 from tests.conftest import RESEARCHER_ID, ROOT
 from tests.dataset import seed
 from tests.harness import BotHarness

@@ -18,27 +18,27 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.emulator.client import ControlClient, Reply
 from bot.handlers import TRY_AGAIN
-from bot.i18n import I18n
-from bot.privacy import pseudonym
-from bot.sandbox.crowd import Outcome, Patience
-from bot.sandbox.faults import (
+from core.i18n import I18n
+from core.privacy import pseudonym
+from db.models import Answer, ProcessedUpdate, Respondent, Response
+from devtools.emulator.client import ControlClient, Reply
+from devtools.sandbox.crowd import Outcome, Patience
+from devtools.sandbox.faults import (
     FaultRun,
     hold_write_lock,
     kill_run,
     postgres_restart_run,
     replicas_run,
 )
-from bot.sandbox.postgres import (
+from devtools.sandbox.postgres import (
     PostgresUnavailable,
     PrivateServer,
     private_server,
     server_programs,
     throwaway_database,
 )
-from bot.sandbox.process import SANDBOX_TOKEN, sandbox
-from db.models import Answer, ProcessedUpdate, Respondent, Response
+from devtools.sandbox.process import SANDBOX_TOKEN, sandbox
 from survey.model import load_questionnaire
 from tests.harness import BotHarness
 

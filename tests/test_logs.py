@@ -11,7 +11,7 @@ import pytest
 from telegram import Update
 
 from bot.handlers import TRY_AGAIN
-from bot.logs import WITHHELD, JsonFormatter
+from core.logs import WITHHELD, JsonFormatter
 from tests.conftest import TEST_TOKEN
 from tests.harness import KNOWN_PERSON, BotHarness
 

@@ -7,12 +7,12 @@ from html import unescape
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.charts import chart_spec
-from bot.labels import Labels
-from bot.render import consent_prompt
-from bot.report import LineTooLongError, split_message
+from conversation.render import consent_prompt
 from db import stats
 from db.engine import session_factory
+from research.charts import chart_spec
+from research.labels import Labels
+from research.report import LineTooLongError, split_message
 from survey.analysis import VARIABLES, age_band, wilson_interval
 from tests.conftest import RESEARCHER_ID, scalar
 from tests.dataset import NOW, Person, seed

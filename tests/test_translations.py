@@ -10,7 +10,7 @@ from babel.messages.catalog import Catalog
 from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
 
-from bot.i18n import LANGUAGES, LOCALES_DIR, I18n, MissingTranslationError, catalog_path
+from core.i18n import LANGUAGES, LOCALES_DIR, I18n, MissingTranslationError, catalog_path
 from survey.model import load_questionnaire
 from tests.conftest import ROOT
 
@@ -24,7 +24,10 @@ KAZAKH_LETTERS = set("әғқңөұүһіӘҒҚҢӨҰҮҺІ")
 @cache
 def used_msgids() -> frozenset[str]:
     """Every msgid the code and the questionnaire use, extracted as `pybabel extract` does."""
-    method_map = [("bot/**.py", "python"), ("survey/questionnaire.yaml", "questionnaire")]
+    method_map = [
+        *((f"{room}/**.py", "python") for room in ("core", "conversation", "research", "bot")),
+        ("survey/questionnaire.yaml", "questionnaire"),
+    ]
     found = {
         message
         for _file, _line, message, _comments, _context in extract_from_dir(

@@ -13,12 +13,12 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.privacy import pseudonym
-from bot.sandbox.crowd import Outcome
-from bot.sandbox.personas import Ending
+from core.privacy import pseudonym
 from db import repo
 from db.engine import one_session
 from db.models import Answer, AnswerChoice, Respondent, Response, ResponseStatus
+from devtools.sandbox.crowd import Outcome
+from devtools.sandbox.personas import Ending
 from survey.flow import AnswerValue
 from survey.model import SKIP, Kind, Questionnaire
 

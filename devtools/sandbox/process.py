@@ -20,10 +20,10 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot.config import Settings
-from bot.emulator.client import ControlClient
-from bot.emulator.core import BotApiEmulator
-from bot.emulator.server import EmulatorServer
+from core.config import Settings
+from devtools.emulator.client import ControlClient
+from devtools.emulator.core import BotApiEmulator
+from devtools.emulator.server import EmulatorServer
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 SANDBOX_TOKEN = "7000000001:SANDBOX-local-emulator-token"

@@ -10,9 +10,9 @@ from io import BytesIO
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from bot.labels import Labels
-from bot.report import SMALL_MARK, number
 from db.stats import Value
+from research.labels import Labels
+from research.report import SMALL_MARK, number
 
 LABEL_WIDTH = 28
 SHOW_SHARE_FROM = 0.06

@@ -32,16 +32,16 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.engine import make_url
 
-from bot.digest import TITLE
-from bot.emulator.client import ChatView
-from bot.i18n import I18n
-from bot.sandbox.crowd import Outcome, Patience, run_crowd
-from bot.sandbox.personas import Ending
-from bot.sandbox.process import DIGEST_CHANNEL_ID, Sandbox, sandbox
-from bot.sandbox.screens import Reader
-from bot.sandbox.verify import Check, FaultCheck, check_acknowledged, check_database
+from research.digest import TITLE
+from core.i18n import I18n
 from db.engine import one_session
 from db.models import DigestPost, DigestStatus
+from devtools.emulator.client import ChatView
+from devtools.sandbox.crowd import Outcome, Patience, run_crowd
+from devtools.sandbox.personas import Ending
+from devtools.sandbox.process import DIGEST_CHANNEL_ID, Sandbox, sandbox
+from devtools.sandbox.screens import Reader
+from devtools.sandbox.verify import Check, FaultCheck, check_acknowledged, check_database
 from survey.model import load_questionnaire
 
 THINK = 10.0

@@ -16,10 +16,10 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.i18n import N_
-from bot.labels import Labels
-from bot.report import STATUS_NAMES
+from core.i18n import N_
 from db.export import ResponseRecord, response_records
+from research.labels import Labels
+from research.report import STATUS_NAMES
 from survey.analysis import analysis_value
 from survey.flow import label_of
 from survey.model import Kind

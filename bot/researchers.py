@@ -15,15 +15,16 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import InputFile, Update, User
 from telegram.constants import ParseMode
-from telegram.ext import ContextTypes
 
-from bot import charts, export, handlers, report
-from bot.callbacks import decode
-from bot.i18n import LANGUAGE_NAMES, LANGUAGES
-from bot.labels import Labels
-from bot.services import Services
+from bot import handlers
+from bot.context import Context
+from conversation.callbacks import decode
+from conversation.services import Services
+from core.i18n import LANGUAGE_NAMES, LANGUAGES
 from db import repo
 from db import stats as db_stats
+from research import charts, export, report
+from research.labels import Labels
 from survey.analysis import STATS_CUBE, VARIABLES, UnknownVariableError, variable
 
 log = logging.getLogger(__name__)
@@ -80,9 +81,9 @@ async def _table_ready(
     return bool(names and cells)
 
 
-async def stats(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def stats(update: Update, context: Context) -> None:
     """/stats: responses by status, today and this week, median time, and the main distributions."""
-    services = handlers.services_of(context)
+    services = context.services
     assert update.effective_user is not None
     async with services.sessions.begin() as session:
         labels = await _labels(services, session, update.effective_user)
@@ -91,9 +92,9 @@ async def stats(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await _reply_lines(update, report.stats_lines(labels, figures, services.settings.min_cell))
 
 
-async def crosstab(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def crosstab(update: Update, context: Context) -> None:
     """/crosstab ROW COLUMN: counts with row percentages among completed responses."""
-    services = handlers.services_of(context)
+    services = context.services
     assert update.effective_user is not None and update.effective_message is not None
     async with services.sessions.begin() as session:
         labels = await _labels(services, session, update.effective_user)
@@ -106,9 +107,9 @@ async def crosstab(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await _reply_lines(update, report.crosstab_lines(labels, row, column, cells, services.settings.min_cell))
 
 
-async def chart(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def chart(update: Update, context: Context) -> None:
     """/chart ROW [COLUMN]: a bar chart as a photo, labelled in the researcher's language."""
-    services = handlers.services_of(context)
+    services = context.services
     assert update.effective_user is not None and update.effective_message is not None
     async with services.sessions.begin() as session:
         labels = await _labels(services, session, update.effective_user)
@@ -126,9 +127,9 @@ async def chart(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     )
 
 
-async def export_files(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def export_files(update: Update, context: Context) -> None:
     """/export: the dataset as CSV, XLSX and SPSS .sav, and its codebook, as documents."""
-    services = handlers.services_of(context)
+    services = context.services
     message = update.effective_message
     assert update.effective_user is not None and message is not None
     async with services.sessions.begin() as session:
@@ -165,9 +166,9 @@ def write_all(table: export.Table, folder: Path, stem: str) -> list[Path]:
     return [*paths, codebook]
 
 
-async def language_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def language_button(update: Update, context: Context) -> None:
     """A language button: a researcher's choice also sets the language of their statistics."""
-    services = handlers.services_of(context)
+    services = context.services
     query, user = update.callback_query, update.effective_user
     assert query is not None and user is not None
     callback = decode(query.data)

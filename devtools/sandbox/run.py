@@ -17,12 +17,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from bot.emulator.client import ChatView, ControlClient, Shown
-from bot.i18n import I18n
-from bot.sandbox.crowd import Outcome, run_crowd
-from bot.sandbox.process import DIGEST_CHANNEL_ID, RESEARCHER_ID, sandbox
-from bot.sandbox.screens import Reader
-from bot.sandbox.verify import Check, check_database
+from core.i18n import I18n
+from devtools.emulator.client import ChatView, ControlClient, Shown
+from devtools.sandbox.crowd import Outcome, run_crowd
+from devtools.sandbox.process import DIGEST_CHANNEL_ID, RESEARCHER_ID, sandbox
+from devtools.sandbox.screens import Reader
+from devtools.sandbox.verify import Check, check_database
 from survey.model import load_questionnaire
 
 DATABASE_FILE = "sandbox.sqlite3"

@@ -15,11 +15,11 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import render
-from bot.callbacks import Action, Callback
-from bot.i18n import LANGUAGE_NAMES, LANGUAGES, Translator
-from bot.render import Position, View
-from bot.services import Services
+from conversation import render
+from conversation.callbacks import Action, Callback
+from conversation.render import Position, View
+from conversation.services import Services
+from core.i18n import LANGUAGE_NAMES, LANGUAGES, Translator
 from db import repo
 from db.models import Respondent, Response, ResponseStatus
 from survey.flow import (

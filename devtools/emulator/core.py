@@ -6,7 +6,7 @@ callback data over 64 bytes, a press on a button that is not (or no longer) ther
 flood limits (429 with retry_after) on request: once after N messages (`flood_after`), or
 as rates per chat and overall (`limits`).
 
-Everything here is synchronous and in memory; `bot.emulator.server` puts it on HTTP.
+Everything here is synchronous and in memory; `devtools.emulator.server` puts it on HTTP.
 """
 
 from __future__ import annotations

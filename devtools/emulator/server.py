@@ -36,7 +36,7 @@ from typing import Any
 
 from aiohttp import ClientError, ClientSession, ClientTimeout, web
 
-from bot.emulator.core import ApiError, BotApiEmulator, Chat, FloodLimits, Message, RateLimit
+from devtools.emulator.core import ApiError, BotApiEmulator, Chat, FloodLimits, Message, RateLimit
 
 log = logging.getLogger(__name__)
 

@@ -2,7 +2,7 @@
 
 The bot's own records are events: the message is the event's name and the fields come as
 `extra`, e.g. `log.info("answer_stored", extra={"question": "age"})` becomes
-`{"time": "...", "level": "info", "logger": "bot.conversation", "event": "answer_stored", "question": "age"}`.
+`{"time": "...", "level": "info", "logger": "conversation", "event": "answer_stored", "question": "age"}`.
 Records of libraries (PTB, APScheduler, Alembic...) keep their text under "message" (event "log").
 An exception is one field (its type) and its traceback in another, so a record stays one line.
 """

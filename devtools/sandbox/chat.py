@@ -12,9 +12,9 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
-from bot.emulator.client import ChatView, ControlClient, Reply, Shown
-from bot.sandbox.process import sandbox
-from bot.sandbox.run import database_url
+from devtools.emulator.client import ChatView, ControlClient, Reply, Shown
+from devtools.sandbox.process import sandbox
+from devtools.sandbox.run import database_url
 
 SETTLE = 0.3
 HELP = (

@@ -7,10 +7,10 @@ from html import escape
 
 from babel.numbers import format_decimal
 
-from bot.i18n import N_
-from bot.labels import Labels
+from core.i18n import N_
 from db.models import ResponseStatus
 from db.stats import Overview, Value
+from research.labels import Labels
 from survey.analysis import Proportion
 
 MAX_MESSAGE = 4096

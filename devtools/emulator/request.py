@@ -7,7 +7,7 @@ from typing import Any
 
 from telegram.request import BaseRequest, RequestData
 
-from bot.emulator.core import ApiError, BotApiEmulator
+from devtools.emulator.core import ApiError, BotApiEmulator
 
 
 class EmulatorRequest(BaseRequest):

@@ -1,4 +1,7 @@
-"""Texts and inline keyboards the respondent sees, built from the questionnaire and catalogs."""
+"""Texts and buttons the respondent sees, built from the questionnaire and catalogs.
+
+Telegram-free: a View says what to show; the Telegram glue turns its buttons into a keyboard.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +10,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from html import escape
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup
-
-from bot.callbacks import Action, encode
-from bot.i18n import LANGUAGE_NAMES, LANGUAGES, N_, I18n, Translator
+from conversation.callbacks import Action, encode
+from core.i18n import LANGUAGE_NAMES, LANGUAGES, N_, I18n, Translator
 from survey.flow import Answers, AnswerValue, available_options, label_of
 from survey.model import SKIP, Kind, Question, Questionnaire
 
@@ -20,11 +21,22 @@ SUMMARY_COMMENT_CHARS = 200
 
 
 @dataclass(frozen=True)
+class Button:
+    """An inline button: its label and the callback data it sends back."""
+
+    label: str
+    data: str
+
+
+Keyboard = tuple[tuple[Button, ...], ...]
+
+
+@dataclass(frozen=True)
 class View:
-    """A message to send or to edit into place: HTML text and an optional inline keyboard."""
+    """A message to send or to edit into place: HTML text and rows of buttons (none: no keyboard)."""
 
     text: str
-    keyboard: InlineKeyboardMarkup | None = None
+    buttons: Keyboard = ()
 
 
 @dataclass(frozen=True)
@@ -44,20 +56,17 @@ def short_id(response_id: uuid.UUID) -> str:
     return response_id.hex[:8]
 
 
-def _rows(buttons: list[InlineKeyboardButton], columns: int) -> list[list[InlineKeyboardButton]]:
-    return [buttons[i : i + columns] for i in range(0, len(buttons), columns)]
+def _rows(buttons: Sequence[Button], columns: int) -> Keyboard:
+    return tuple(tuple(buttons[i : i + columns]) for i in range(0, len(buttons), columns))
 
 
 def language_prompt(i18n: I18n) -> View:
     """Choose your language, asked in both languages."""
     text = " / ".join(escape(i18n.gettext(lang, LANGUAGE_PROMPT)) for lang in LANGUAGES)
     buttons = [
-        InlineKeyboardButton(
-            i18n.gettext(lang, LANGUAGE_NAMES[lang]), callback_data=encode(Action.LANGUAGE, lang)
-        )
-        for lang in LANGUAGES
+        Button(i18n.gettext(lang, LANGUAGE_NAMES[lang]), encode(Action.LANGUAGE, lang)) for lang in LANGUAGES
     ]
-    return View(text, InlineKeyboardMarkup([buttons]))
+    return View(text, (tuple(buttons),))
 
 
 def consent_prompt(_: Translator) -> View:
@@ -70,11 +79,11 @@ def consent_prompt(_: Translator) -> View:
         "You can stop at any time and erase your answers with /delete.\n\n"
         "Do you agree to take part?"
     )
-    buttons = [
-        [InlineKeyboardButton(_("I agree"), callback_data=encode(Action.CONSENT, _.language, "yes"))],
-        [InlineKeyboardButton(_("No, thanks"), callback_data=encode(Action.CONSENT, _.language, "no"))],
-    ]
-    return View(escape(text), InlineKeyboardMarkup(buttons))
+    buttons = (
+        (Button(_("I agree"), encode(Action.CONSENT, _.language, "yes")),),
+        (Button(_("No, thanks"), encode(Action.CONSENT, _.language, "no")),),
+    )
+    return View(escape(text), buttons)
 
 
 def answer_text(
@@ -113,10 +122,8 @@ def question_view(
     if notice:
         text = f"{escape(notice)}\n\n{text}"
     tag, step = position.tag, position.step
-    buttons: list[InlineKeyboardButton] = []
-    skip_button = InlineKeyboardButton(
-        _(question.skip_label), callback_data=encode(Action.ANSWER, tag, step, SKIP)
-    )
+    buttons: list[Button] = []
+    skip_button = Button(_(question.skip_label), encode(Action.ANSWER, tag, step, SKIP))
     if question.kind in (Kind.SINGLE, Kind.MULTI):
         toggles = question.kind is Kind.MULTI
         for code in available_options(question, questionnaire, answers, order):
@@ -125,18 +132,13 @@ def question_view(
             label = _(label_of(question, questionnaire, code))
             if toggles:
                 mark = CHECKED if code in selected else ""
-                buttons.append(
-                    InlineKeyboardButton(mark + label, callback_data=encode(Action.TOGGLE, tag, step, code))
-                )
+                buttons.append(Button(mark + label, encode(Action.TOGGLE, tag, step, code)))
             else:
-                buttons.append(
-                    InlineKeyboardButton(label, callback_data=encode(Action.ANSWER, tag, step, code))
-                )
+                buttons.append(Button(label, encode(Action.ANSWER, tag, step, code)))
     rows = _rows(buttons, question.columns)
     if question.kind is Kind.MULTI:
-        rows.append([InlineKeyboardButton(_("Done"), callback_data=encode(Action.DONE, tag, step))])
-    rows.append([skip_button])
-    return View(text, InlineKeyboardMarkup(rows))
+        rows += ((Button(_("Done"), encode(Action.DONE, tag, step)),),)
+    return View(text, (*rows, (skip_button,)))
 
 
 def answered_view(
@@ -149,7 +151,7 @@ def answered_view(
 def summary_view(_: Translator, questionnaire: Questionnaire, answers: Answers, position: Position) -> View:
     """Thanks, every answer given, and a button to change each of them."""
     lines = [escape(_("Thank you for taking part! Your answers:")), ""]
-    buttons: list[InlineKeyboardButton] = []
+    buttons: list[Button] = []
     for question in questionnaire:
         value = answers.get(question.id)
         if value is None:
@@ -158,25 +160,25 @@ def summary_view(_: Translator, questionnaire: Questionnaire, answers: Answers, 
         lines.append(f"• {escape(_(question.short))}: <b>{shown}</b>")
         if question.options_from is None or len(available_options(question, questionnaire, answers)) > 2:
             buttons.append(
-                InlineKeyboardButton(
+                Button(
                     "✏️ " + _(question.short),
-                    callback_data=encode(Action.EDIT, position.tag, position.step, question.id),
+                    encode(Action.EDIT, position.tag, position.step, question.id),
                 )
             )
     lines += [
         "",
         escape(_("To change an answer, press its button below. To erase all your answers, send /delete.")),
     ]
-    return View("\n".join(lines), InlineKeyboardMarkup(_rows(buttons, 2)))
+    return View("\n".join(lines), _rows(buttons, 2))
 
 
 def erase_prompt(_: Translator) -> View:
     """Are you sure you want to erase everything?"""
-    buttons = [
-        [InlineKeyboardButton(_("Yes, erase everything"), callback_data=encode(Action.ERASE, "yes"))],
-        [InlineKeyboardButton(_("No, keep my answers"), callback_data=encode(Action.ERASE, "no"))],
-    ]
-    return View(escape(_("Erase all your answers? This cannot be undone.")), InlineKeyboardMarkup(buttons))
+    buttons = (
+        (Button(_("Yes, erase everything"), encode(Action.ERASE, "yes")),),
+        (Button(_("No, keep my answers"), encode(Action.ERASE, "no")),),
+    )
+    return View(escape(_("Erase all your answers? This cannot be undone.")), buttons)
 
 
 def plain(text: str) -> View:

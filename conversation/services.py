@@ -9,9 +9,9 @@ from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from bot.config import Settings
-from bot.i18n import I18n
-from bot.privacy import pseudonym
+from core.config import Settings
+from core.i18n import I18n
+from core.privacy import pseudonym
 from survey.model import Questionnaire
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.i18n import LANGUAGE_NAMES, LANGUAGES, N_, Translator
+from core.i18n import LANGUAGE_NAMES, LANGUAGES, N_, Translator
 from survey.analysis import AGE_BANDS
 from survey.flow import label_of
 from survey.model import SKIP, SKIP_LABEL, Questionnaire

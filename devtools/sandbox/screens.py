@@ -10,11 +10,11 @@ import uuid
 from dataclasses import dataclass
 from enum import StrEnum
 
-from bot import render
-from bot.emulator.client import Shown
-from bot.emulator.core import visible_text
 from bot.handlers import TRY_AGAIN
-from bot.i18n import LANGUAGE_NAMES, LANGUAGES, I18n
+from conversation import render
+from core.i18n import LANGUAGE_NAMES, LANGUAGES, I18n
+from devtools.emulator.client import Shown
+from devtools.emulator.core import visible_text
 from survey.flow import label_of
 from survey.model import SKIP, Question, Questionnaire
 

@@ -19,10 +19,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TextIO
 
-from bot.emulator.client import ChatView, ControlClient, ControlRefused, Reply
-from bot.i18n import LANGUAGES
-from bot.render import CHECKED
-from bot.sandbox.personas import (
+from conversation.render import CHECKED
+from core.i18n import LANGUAGES
+from devtools.emulator.client import ChatView, ControlClient, ControlRefused, Reply
+from devtools.sandbox.personas import (
     AGE_IN_WORDS,
     NOT_A_BUTTON,
     YEARS,
@@ -31,7 +31,7 @@ from bot.sandbox.personas import (
     Persona,
     make_persona,
 )
-from bot.sandbox.screens import Kind, Reader, Screen
+from devtools.sandbox.screens import Kind, Reader, Screen
 from survey.model import SKIP, Question
 from survey.model import Kind as QuestionKind
 

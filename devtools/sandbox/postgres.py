@@ -18,7 +18,7 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 
-from bot.sandbox.process import free_port
+from devtools.sandbox.process import free_port
 
 SERVER_USER = "postgres"
 """The account a private server runs as when this program runs as root (PostgreSQL refuses root)."""

@@ -1,0 +1,211 @@
+"""The channel digest's figures and words: safe counts, told in plain sentences, and its chart.
+
+Telegram-free: bot/digest.py schedules, claims and posts what DigestWriter writes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from html import escape
+from io import BytesIO
+from zoneinfo import ZoneInfo
+
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from core.config import Settings
+from core.i18n import N_, I18n, Translator
+from db import digests, stats
+from research.disclosure import TOTAL, SafeTable, protect_together, round_shares
+from survey.analysis import AGE_BANDS
+from survey.flow import label_of
+from survey.model import SKIP, Questionnaire
+
+NOT_STATED = "not_stated"
+STANCES = ("russia", "ukraine", "peace", "unsure", SKIP)
+SHOWN_STANCES = ("ukraine", "russia", "peace")
+STANCE_WORDS = {
+    "ukraine": N_("Ukraine is the victim"),
+    "russia": N_("Russia is right"),
+    "peace": N_("for peace, no side"),
+}
+CHART_TITLE = N_("Views of the war by age (n = {n})")
+TITLE = N_("Survey on views of the war in Ukraine: results as of {date}")
+MAX_MESSAGE_CHARS = 4096
+"""Telegram's limit on one message's text."""
+
+
+@dataclass(frozen=True)
+class Figures:
+    """What a digest publishes, already protected: stance by age band and by main news source."""
+
+    as_of: datetime
+    new: int | None
+    unchanged: bool
+    tables: dict[str, SafeTable]
+
+    @property
+    def total(self) -> int | None:
+        return next(iter(self.tables.values())).count(TOTAL, TOTAL)
+
+
+def _rows(
+    counts: dict[tuple[str | None, ...], int], groups: Sequence[str]
+) -> dict[Hashable, dict[Hashable, int]]:
+    """Stance counts per group; answers outside `groups` (skipped, unanswered) form one row."""
+    rows: dict[Hashable, dict[Hashable, int]] = {code: {} for code in groups}
+    rows[NOT_STATED] = {}
+    for (group, stance), n in counts.items():
+        row = rows[group if group in rows else NOT_STATED]
+        column = stance if stance in STANCES else SKIP
+        row[column] = row.get(column, 0) + n
+    return rows
+
+
+async def gather(
+    sessions: async_sessionmaker[AsyncSession], questionnaire: Questionnaire, min_cell: int, now: datetime
+) -> Figures:
+    """Count, by the database, what the digest shows, and protect it.
+
+    Figures move on only when at least MIN_CELL people completed since the last digest;
+    otherwise the previous digest's cut-off is kept, so that comparing two digests never
+    isolates a small group.
+    """
+    k = min_cell
+    async with sessions.begin() as session:
+        previous = await digests.last_sent(session)
+        since = previous.data_until if previous else None
+        new = await stats.count(session, stats.Scope(since=since, until=now)) if since else None
+        unchanged = new is not None and new < k
+        until = since if unchanged and since is not None else now
+        scope = stats.Scope(until=until)
+        by_age = await stats.counts(session, ["age_band", "stance"], scope)
+        by_source = await stats.counts(session, ["main_source", "stance"], scope)
+    bands = [code for code, _low, _high in AGE_BANDS]
+    sources = questionnaire["sources"].codes_without_skip
+    tables = protect_together(
+        {"age_band": _rows(by_age, bands), "main_source": _rows(by_source, sources)}, STANCES, k
+    )
+    return Figures(until, None if unchanged else new, unchanged, tables)
+
+
+def _group_label(_: Translator, questionnaire: Questionnaire, variable: str, code: Hashable) -> str:
+    if code == NOT_STATED:
+        return _("not stated")
+    if variable == "age_band":
+        return _("aged {band}", band=str(code).replace("-", "–"))
+    return _(label_of(questionnaire["sources"], questionnaire, str(code)))
+
+
+def _row_sentence(_: Translator, table: SafeTable, row: Hashable) -> str:
+    """The group's shares of the main views; a group showing nothing but zeros says too few."""
+    shares = round_shares({column: table.share(row, column) for column in STANCES})
+    shown = {c: shares[c] for c in SHOWN_STANCES if shares.get(c) is not None}
+    if not any(shown.values()):
+        return _("too few answers to show")
+    return ", ".join(f"{share}% {_(STANCE_WORDS[c])}" for c, share in shown.items())
+
+
+def compose_language(_: Translator, writer: DigestWriter, figures: Figures, link: str) -> str:
+    """The digest in one language: plain sentences, nothing under the minimum cell size."""
+    k = writer.settings.min_cell
+    moment = figures.as_of.astimezone(ZoneInfo(writer.settings.timezone)).strftime("%d.%m.%Y %H:%M")
+    title = _(TITLE, date=moment)
+    invitation = _("Take part anonymously: {link}", link=link)
+    total = figures.total
+    if total is None:
+        body = [_("Not enough people have taken part yet to publish results safely."), invitation]
+        return "\n".join([_bold(title), *map(escape, body)])
+    lines = [_bold(title)]
+    if figures.new is not None:
+        taken_part = _.ngettext(
+            "{n} person has taken part so far, {new} of them since the last digest.",
+            "{n} people have taken part so far, {new} of them since the last digest.",
+            total,
+            new=figures.new,
+        )
+    else:
+        taken_part = _.ngettext(
+            "{n} person has taken part so far.", "{n} people have taken part so far.", total
+        )
+    lines.append(escape(taken_part))
+    if figures.unchanged:
+        unchanged = _(
+            "Fewer than {k} people have taken part since the last digest, so the figures are unchanged.", k=k
+        )
+        lines.append(escape(unchanged))
+    overall = next(iter(figures.tables.values()))
+    lines += ["", escape(_("Views of the war: {parts}.", parts=_row_sentence(_, overall, TOTAL)))]
+    for variable, heading in (("age_band", N_("By age:")), ("main_source", N_("By main news source:"))):
+        table = figures.tables[variable]
+        lines += ["", _bold(_(heading))]
+        for row in table.rows:
+            if table.count(row, TOTAL) == 0:
+                continue
+            label = _group_label(_, writer.questionnaire, variable, row)
+            lines.append(escape(f"• {label}: {_row_sentence(_, table, row)}"))
+    footnote = _(
+        "Shares are rounded. Groups of fewer than {k} people are not shown, "
+        "so that nobody can be singled out.",
+        k=k,
+    )
+    lines += ["", escape(footnote), escape(invitation)]
+    return "\n".join(lines)
+
+
+def _bold(text: str) -> str:
+    return f"<b>{escape(text)}</b>"
+
+
+@dataclass(frozen=True)
+class DigestWriter:
+    """Writes the digest in the configured languages from protected Figures."""
+
+    settings: Settings
+    i18n: I18n
+    questionnaire: Questionnaire
+
+    def compose(self, figures: Figures, link: str) -> list[str]:
+        """The digest in the configured languages: one message, or one per language if too long."""
+        parts = [
+            compose_language(self.i18n.translator(lang), self, figures, link)
+            for lang in self.settings.digest_languages
+        ]
+        joined = "\n\n———\n\n".join(parts)
+        return [joined] if len(joined) <= MAX_MESSAGE_CHARS else parts
+
+    def chart(self, figures: Figures) -> bytes | None:
+        """A bar chart of stance shares by age band (hidden groups left out), as PNG."""
+        table = figures.tables["age_band"]
+        if figures.total is None:
+            return None
+        _ = self.i18n.translator(self.settings.digest_languages[0])
+        rows = [TOTAL, *(r for r in table.rows if r != NOT_STATED and table.count(r, TOTAL))]
+        labels = [_("everyone") if r == TOTAL else str(r).replace("-", "–") for r in rows]
+        figure = Figure(figsize=(8, 4.5), dpi=100)
+        FigureCanvasAgg(figure)
+        axes = figure.subplots()
+        left = [0.0] * len(rows)
+        for column, color in zip(SHOWN_STANCES, ("#1f77b4", "#d62728", "#7f7f7f"), strict=True):
+            values = [(round_shares({c: table.share(r, c) for c in STANCES}).get(column) or 0) for r in rows]
+            axes.barh(labels, values, left=left, color=color, label=_(STANCE_WORDS[column]))
+            left = [a + b for a, b in zip(left, values, strict=True)]
+        axes.set_xlim(0, 100)
+        axes.set_xlabel("%")
+        axes.invert_yaxis()
+        axes.set_title(_(CHART_TITLE, n=figures.total))
+        axes.legend(loc="lower right", fontsize="small")
+        figure.tight_layout()
+        buffer = BytesIO()
+        figure.savefig(buffer, format="png")
+        return buffer.getvalue()
+
+    def render(self, figures: Figures, bot_username: str) -> tuple[list[str], bytes | None, str]:
+        """The digest's messages, chart and chart caption (CPU-bound: the caller runs it off the loop)."""
+        messages = self.compose(figures, f"https://t.me/{bot_username}")
+        languages = self.settings.digest_languages
+        caption = " / ".join(self.i18n.gettext(lang, CHART_TITLE, n=figures.total) for lang in languages)
+        return messages, self.chart(figures), caption
