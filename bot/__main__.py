@@ -72,12 +72,12 @@ async def export_dataset(settings: Settings, file_format: str, out: Path, langua
     from db.engine import create_engine, session_factory
     from research.export import WRITERS, collect, write_codebook
     from research.labels import Labels
-    from survey.model import load_questionnaire
+    from survey.analysis import schema_questionnaire
 
     await prepare_database(settings)
     engine = create_engine(settings.database_url)
     try:
-        labels = Labels(I18n.load().translator(language), load_questionnaire())
+        labels = Labels(I18n.load().translator(language), schema_questionnaire(settings.questionnaire_file))
         table = await collect(session_factory(engine), labels)
     finally:
         await engine.dispose()

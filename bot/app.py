@@ -30,7 +30,7 @@ from core.config import Settings
 from core.i18n import LANGUAGES, N_, I18n
 from db import repo
 from db.engine import create_engine, session_factory
-from survey.model import load_questionnaire
+from survey.analysis import schema_questionnaire
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +86,7 @@ def build_application(
     """The bot, wired: production and tests both use this; tests pass a local `request`."""
     settings.require("bot_token", "pseudonym_key")
     assert settings.bot_token is not None
-    i18n, questionnaire = I18n.load(), load_questionnaire()
+    i18n, questionnaire = I18n.load(), schema_questionnaire(settings.questionnaire_file)
     i18n.require(questionnaire.msgids())
     engine = create_engine(settings.database_url)
     services = Services(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Literal, TypeVar
 from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
@@ -24,10 +24,17 @@ class ConfigError(Exception):
         self.variable = variable
 
 
-class Settings(BaseSettings):
-    """Every knob of the bot; the README's configuration table lists them all."""
+class SchemaSettings(BaseSettings):
+    """What the database schema derives from, read once before the models are defined."""
 
     model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    questionnaire_file: Path | None = None
+    """None: the questionnaire shipped in survey/."""
+
+
+class Settings(SchemaSettings):
+    """Every knob of the bot; the README's configuration table lists them all."""
 
     bot_token: SecretStr | None = None
     database_url: str = DEFAULT_DATABASE_URL
@@ -140,10 +147,22 @@ class Settings(BaseSettings):
         return None if path in ("", ":memory:") else Path(path)
 
 
+AnySettings = TypeVar("AnySettings", bound=BaseSettings)
+
+
 def load_settings(**overrides: object) -> Settings:
     """Read the settings, turning pydantic's report into one ConfigError naming the variable."""
+    return _load(Settings, **overrides)
+
+
+def load_schema_settings() -> SchemaSettings:
+    """Read only what the schema derives from (survey.analysis does, when first imported)."""
+    return _load(SchemaSettings)
+
+
+def _load(kind: type[AnySettings], **overrides: object) -> AnySettings:
     try:
-        return Settings(**overrides)
+        return kind(**overrides)
     except ValidationError as exc:
         error = exc.errors()[0]
         variable = str(error["loc"][0]).upper() if error["loc"] else "settings"

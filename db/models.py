@@ -11,6 +11,7 @@ from typing import Any, ClassVar
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Column,
     DateTime,
     Enum,
     ForeignKey,
@@ -27,7 +28,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, Mapper, mapped_column, relationship
 
-from survey.analysis import STATS_CUBE, VARIABLES
+from survey.analysis import ANALYSIS, STATS_CUBE, VARIABLES
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -104,6 +105,11 @@ class Respondent(Base):
     )
 
 
+def _analysis_columns() -> list[Column[str]]:
+    """A column per analysed question (see `analysis` in survey/questionnaire.yaml): its answer's code."""
+    return [Column(variable.name, CODE) for variable in ANALYSIS.variables]
+
+
 def _analysis_indexes() -> list[Index]:
     """Covering indexes that let GROUP BY stream instead of sorting a million rows.
 
@@ -119,13 +125,15 @@ def _analysis_indexes() -> list[Index]:
 class Response(Base):
     """One pass through the questionnaire; the respondent's position lives here.
 
-    The analysis columns (age_band ... neutrality) repeat the current answers in one row so that
-    statistics are GROUP BY queries on one table; db.repo keeps them equal to the answers in the
-    same transaction, and duration_seconds follows completed_at (see _set_duration below).
+    The analysis columns (one per variable of the questionnaire's `analysis` section, e.g. stance)
+    repeat the current answers in one row so that statistics are GROUP BY queries on one table;
+    db.repo keeps them equal to the answers in the same transaction, and duration_seconds follows
+    completed_at (see _set_duration below).
     """
 
     __tablename__ = "responses"
     __table_args__ = (
+        *_analysis_columns(),
         Index("ix_responses_respondent_id_status", "respondent_id", "status"),
         *_analysis_indexes(),
     )
@@ -152,12 +160,6 @@ class Response(Base):
     pending: Mapped[dict[str, Any]] = mapped_column(default=dict)
     question_message_id: Mapped[int | None] = mapped_column(BigInteger)
     duration_seconds: Mapped[int | None]
-    age_band: Mapped[str | None] = mapped_column(CODE)
-    gender: Mapped[str | None] = mapped_column(CODE)
-    city: Mapped[str | None] = mapped_column(CODE)
-    main_source: Mapped[str | None] = mapped_column(CODE)
-    stance: Mapped[str | None] = mapped_column(CODE)
-    neutrality: Mapped[str | None] = mapped_column(CODE)
 
     respondent: Mapped[Respondent] = relationship(back_populates="responses")
     answers: Mapped[list[Answer]] = relationship(

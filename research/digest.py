@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from html import escape
 from io import BytesIO
+from itertools import cycle
 from zoneinfo import ZoneInfo
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -20,18 +21,12 @@ from core.config import Settings
 from core.i18n import N_, I18n, Translator
 from db import digests, stats
 from research.disclosure import TOTAL, SafeTable, protect_together, round_shares
-from survey.analysis import AGE_BANDS
 from survey.flow import label_of
-from survey.model import SKIP, Questionnaire
+from survey.model import SKIP, Breakdown, DigestPlan, Questionnaire
 
 NOT_STATED = "not_stated"
-STANCES = ("russia", "ukraine", "peace", "unsure", SKIP)
-SHOWN_STANCES = ("ukraine", "russia", "peace")
-STANCE_WORDS = {
-    "ukraine": N_("Ukraine is the victim"),
-    "russia": N_("Russia is right"),
-    "peace": N_("for peace, no side"),
-}
+COLORS = ("#1f77b4", "#d62728", "#7f7f7f", "#2ca02c", "#ff7f0e", "#9467bd")
+"""The chart's colours, in the order of the categories the digest names."""
 CHART_TITLE = N_("Views of the war by age (n = {n})")
 TITLE = N_("Survey on views of the war in Ukraine: results as of {date}")
 MAX_MESSAGE_CHARS = 4096
@@ -40,7 +35,10 @@ MAX_MESSAGE_CHARS = 4096
 
 @dataclass(frozen=True)
 class Figures:
-    """What a digest publishes, already protected: stance by age band and by main news source."""
+    """What a digest publishes, already protected: the outcome by each breakdown variable.
+
+    The questionnaire's `analysis.digest` names them (today: stance by age band and by main source).
+    """
 
     as_of: datetime
     new: int | None
@@ -53,16 +51,27 @@ class Figures:
 
 
 def _rows(
-    counts: dict[tuple[str | None, ...], int], groups: Sequence[str]
+    counts: dict[tuple[str | None, ...], int], groups: Sequence[str], categories: Sequence[str]
 ) -> dict[Hashable, dict[Hashable, int]]:
-    """Stance counts per group; answers outside `groups` (skipped, unanswered) form one row."""
+    """Outcome counts per group; answers outside `groups` (skipped, unanswered) form one row."""
     rows: dict[Hashable, dict[Hashable, int]] = {code: {} for code in groups}
     rows[NOT_STATED] = {}
-    for (group, stance), n in counts.items():
+    for (group, outcome), n in counts.items():
         row = rows[group if group in rows else NOT_STATED]
-        column = stance if stance in STANCES else SKIP
+        column = outcome if outcome in categories else SKIP
         row[column] = row.get(column, 0) + n
     return rows
+
+
+def _groups(questionnaire: Questionnaire, name: str) -> list[str]:
+    """The groups a breakdown variable shows: its bands, or its question's (or source's) options."""
+    variable = questionnaire.analysis.variable(name)
+    assert variable is not None, f"{name!r}: the questionnaire's validation allows variables only"
+    if variable.bands:
+        return [band.code for band in variable.bands]
+    question = questionnaire[variable.question]
+    source = questionnaire[question.options_from] if question.options_from else question
+    return list(source.codes_without_skip)
 
 
 async def gather(
@@ -74,7 +83,7 @@ async def gather(
     otherwise the previous digest's cut-off is kept, so that comparing two digests never
     isolates a small group.
     """
-    k = min_cell
+    k, plan = min_cell, questionnaire.analysis.digest
     async with sessions.begin() as session:
         previous = await digests.last_sent(session)
         since = previous.data_until if previous else None
@@ -82,36 +91,36 @@ async def gather(
         unchanged = new is not None and new < k
         until = since if unchanged and since is not None else now
         scope = stats.Scope(until=until)
-        by_age = await stats.counts(session, ["age_band", "stance"], scope)
-        by_source = await stats.counts(session, ["main_source", "stance"], scope)
-    bands = [code for code, _low, _high in AGE_BANDS]
-    sources = questionnaire["sources"].codes_without_skip
-    tables = protect_together(
-        {"age_band": _rows(by_age, bands), "main_source": _rows(by_source, sources)}, STANCES, k
-    )
+        counts = {b.variable: await stats.counts(session, [b.variable, plan.outcome], scope) for b in plan.by}
+    rows = {name: _rows(c, _groups(questionnaire, name), plan.categories) for name, c in counts.items()}
+    tables = protect_together(rows, plan.categories, k)
     return Figures(until, None if unchanged else new, unchanged, tables)
 
 
-def _group_label(_: Translator, questionnaire: Questionnaire, variable: str, code: Hashable) -> str:
+def _group_label(_: Translator, questionnaire: Questionnaire, breakdown: Breakdown, code: Hashable) -> str:
     if code == NOT_STATED:
         return _("not stated")
-    if variable == "age_band":
-        return _("aged {band}", band=str(code).replace("-", "–"))
-    return _(label_of(questionnaire["sources"], questionnaire, str(code)))
+    if breakdown.group:
+        return _(breakdown.group, band=str(code).replace("-", "–"))
+    variable = questionnaire.analysis.variable(breakdown.variable)
+    assert variable is not None, (
+        f"{breakdown.variable!r}: the questionnaire's validation allows variables only"
+    )
+    return _(label_of(questionnaire[variable.question], questionnaire, str(code)))
 
 
-def _row_sentence(_: Translator, table: SafeTable, row: Hashable) -> str:
+def _row_sentence(_: Translator, plan: DigestPlan, table: SafeTable, row: Hashable) -> str:
     """The group's shares of the main views; a group showing nothing but zeros says too few."""
-    shares = round_shares({column: table.share(row, column) for column in STANCES})
-    shown = {c: shares[c] for c in SHOWN_STANCES if shares.get(c) is not None}
+    shares = round_shares({column: table.share(row, column) for column in plan.categories})
+    shown = {c: shares[c] for c in plan.words if shares.get(c) is not None}
     if not any(shown.values()):
         return _("too few answers to show")
-    return ", ".join(f"{share}% {_(STANCE_WORDS[c])}" for c, share in shown.items())
+    return ", ".join(f"{share}% {_(plan.words[c])}" for c, share in shown.items())
 
 
 def compose_language(_: Translator, writer: DigestWriter, figures: Figures, link: str) -> str:
     """The digest in one language: plain sentences, nothing under the minimum cell size."""
-    k = writer.settings.min_cell
+    k, plan = writer.settings.min_cell, writer.questionnaire.analysis.digest
     moment = figures.as_of.astimezone(ZoneInfo(writer.settings.timezone)).strftime("%d.%m.%Y %H:%M")
     title = _(TITLE, date=moment)
     invitation = _("Take part anonymously: {link}", link=link)
@@ -138,15 +147,15 @@ def compose_language(_: Translator, writer: DigestWriter, figures: Figures, link
         )
         lines.append(escape(unchanged))
     overall = next(iter(figures.tables.values()))
-    lines += ["", escape(_("Views of the war: {parts}.", parts=_row_sentence(_, overall, TOTAL)))]
-    for variable, heading in (("age_band", N_("By age:")), ("main_source", N_("By main news source:"))):
-        table = figures.tables[variable]
-        lines += ["", _bold(_(heading))]
+    lines += ["", escape(_("Views of the war: {parts}.", parts=_row_sentence(_, plan, overall, TOTAL)))]
+    for breakdown in plan.by:
+        table = figures.tables[breakdown.variable]
+        lines += ["", _bold(_(breakdown.heading))]
         for row in table.rows:
             if table.count(row, TOTAL) == 0:
                 continue
-            label = _group_label(_, writer.questionnaire, variable, row)
-            lines.append(escape(f"• {label}: {_row_sentence(_, table, row)}"))
+            label = _group_label(_, writer.questionnaire, breakdown, row)
+            lines.append(escape(f"• {label}: {_row_sentence(_, plan, table, row)}"))
     footnote = _(
         "Shares are rounded. Groups of fewer than {k} people are not shown, "
         "so that nobody can be singled out.",
@@ -178,8 +187,9 @@ class DigestWriter:
         return [joined] if len(joined) <= MAX_MESSAGE_CHARS else parts
 
     def chart(self, figures: Figures) -> bytes | None:
-        """A bar chart of stance shares by age band (hidden groups left out), as PNG."""
-        table = figures.tables["age_band"]
+        """A bar chart of the outcome's shares by the first breakdown (hidden groups left out), as PNG."""
+        plan = self.questionnaire.analysis.digest
+        table = figures.tables[plan.by[0].variable]
         if figures.total is None:
             return None
         _ = self.i18n.translator(self.settings.digest_languages[0])
@@ -189,9 +199,11 @@ class DigestWriter:
         FigureCanvasAgg(figure)
         axes = figure.subplots()
         left = [0.0] * len(rows)
-        for column, color in zip(SHOWN_STANCES, ("#1f77b4", "#d62728", "#7f7f7f"), strict=True):
-            values = [(round_shares({c: table.share(r, c) for c in STANCES}).get(column) or 0) for r in rows]
-            axes.barh(labels, values, left=left, color=color, label=_(STANCE_WORDS[column]))
+        for column, color in zip(plan.words, cycle(COLORS), strict=False):
+            values = [
+                (round_shares({c: table.share(r, c) for c in plan.categories}).get(column) or 0) for r in rows
+            ]
+            axes.barh(labels, values, left=left, color=color, label=_(plan.words[column]))
             left = [a + b for a, b in zip(left, values, strict=True)]
         axes.set_xlim(0, 100)
         axes.set_xlabel("%")

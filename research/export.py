@@ -1,7 +1,7 @@
 """The dataset for researchers' own tools: CSV, XLSX and SPSS .sav with labels, and a codebook.
 
 One row per response; a column per question named by its code holding option codes, 0/1
-columns `<question>_<option>` for multi-select questions, the derived `age_band`, paradata,
+columns `<question>_<option>` for multi-select questions, banded variables (`age_band`), paradata,
 and the response's random id (never the respondent's pseudonym).
 """
 
@@ -22,7 +22,7 @@ from research.labels import Labels
 from research.report import STATUS_NAMES
 from survey.analysis import analysis_value
 from survey.flow import label_of
-from survey.model import Kind
+from survey.model import Kind, Questionnaire
 
 CSV_ENCODING = "utf-8-sig"
 """UTF-8 with a byte-order mark, so that spreadsheet programs read Cyrillic correctly."""
@@ -95,13 +95,14 @@ def variables(labels: Labels) -> list[Variable]:
         numeric = question.kind is Kind.INTEGER
         value_labels = _value_labels(labels, question.id) if question.kind is Kind.SINGLE else {}
         found.append(Variable(question.id, _(question.short), numeric, value_labels, text))
-        if question.id == "age":
-            found.append(
-                Variable(
-                    "age_band", labels.variable("age_band"), value_labels=_value_labels(labels, "age_band")
-                )
-            )
+        for band in _banded(questionnaire, question.id):
+            found.append(Variable(band, labels.variable(band), value_labels=_value_labels(labels, band)))
     return found
+
+
+def _banded(questionnaire: Questionnaire, question: str) -> list[str]:
+    """The banded variable of an integer question (e.g. age_band of age), as a list of 0 or 1."""
+    return [v.name for v in questionnaire.analysis.variables if v.question == question and v.bands]
 
 
 def _value_labels(labels: Labels, name: str) -> dict[Any, str]:
@@ -139,8 +140,8 @@ def record_values(record: ResponseRecord, labels: Labels) -> dict[str, Any]:
             row[question.id] = value.text if value else None
         else:
             row[question.id] = value.option if value else None
-        if question.id == "age":
-            row["age_band"] = analysis_value("age", value) if value else None
+        for band in _banded(labels.questionnaire, question.id):
+            row[band] = analysis_value(question.id, value) if value else None
     return row
 
 

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from core.i18n import LANGUAGE_NAMES, LANGUAGES, N_, Translator
-from survey.analysis import AGE_BANDS
 from survey.flow import label_of
-from survey.model import SKIP, SKIP_LABEL, Questionnaire
+from survey.model import LANGUAGE_VARIABLE, SKIP, SKIP_LABEL, Questionnaire, Variable
 
 NO_ANSWER = N_("No answer")
-VARIABLE_NAMES = {"language": N_("Survey language"), "age_band": N_("Age group")}
+LANGUAGE_NAME = N_("Survey language")
 
 
 class Labels:
@@ -18,23 +17,29 @@ class Labels:
         self._ = _
         self.questionnaire = questionnaire
 
+    def _analysed(self, name: str) -> Variable:
+        """The analysed variable `name`, or else the question `name` itself (exports label them all)."""
+        return self.questionnaire.analysis.variable(name) or Variable(name, name)
+
     @property
     def language(self) -> str:
         return self._.language
 
     def variable(self, name: str) -> str:
-        """What a variable is called, e.g. 'View of the war' for `stance`."""
-        if name in VARIABLE_NAMES:
-            return self._(VARIABLE_NAMES[name])
-        return self._(self.questionnaire[name].short)
+        """What a variable is called: its question's short name, e.g. 'View of the war'."""
+        if name == LANGUAGE_VARIABLE:
+            return self._(LANGUAGE_NAME)
+        variable = self._analysed(name)
+        return self._(variable.short or self.questionnaire[variable.question].short)
 
     def codes(self, name: str) -> list[str]:
         """Every value a variable can take, in questionnaire order (`skip` last)."""
-        if name == "language":
+        if name == LANGUAGE_VARIABLE:
             return list(LANGUAGES)
-        if name == "age_band":
-            return [code for code, _low, _high in AGE_BANDS] + [SKIP]
-        question = self.questionnaire[name]
+        variable = self._analysed(name)
+        if variable.bands:
+            return [band.code for band in variable.bands] + [SKIP]
+        question = self.questionnaire[variable.question]
         if question.options_from:
             source = self.questionnaire[question.options_from]
             return [o.code for o in source.options if not o.exclusive] + [SKIP]
@@ -44,12 +49,13 @@ class Labels:
         """The label of one value; None (not asked, not answered) has a label of its own."""
         if code is None:
             return self._(NO_ANSWER)
-        if name == "language":
+        if name == LANGUAGE_VARIABLE:
             return self._(LANGUAGE_NAMES[code])
-        if name == "age_band":
+        variable = self._analysed(name)
+        if variable.bands:
             return self._(SKIP_LABEL) if code == SKIP else code
         try:
-            return self._(label_of(self.questionnaire[name], self.questionnaire, code))
+            return self._(label_of(self.questionnaire[variable.question], self.questionnaire, code))
         except KeyError:
             return code  # a code of an older questionnaire version
 

@@ -1,40 +1,47 @@
-"""Analysis variables, age bands and Wilson intervals: pure helpers for statistics and exports."""
+"""Analysis variables, bands and Wilson intervals: pure helpers for statistics and exports.
+
+The variables are those of the questionnaire's `analysis` section (QUESTIONNAIRE_FILE, read once).
+"""
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from pathlib import Path
 
+from core.config import load_schema_settings
 from survey.flow import AnswerValue
-from survey.model import SKIP
+from survey.model import QUESTIONNAIRE_FILE, SKIP, Questionnaire, QuestionnaireError, load_questionnaire
 
 WILSON_Z = 1.959963984540054
 """The standard normal quantile for a two-sided 95% interval."""
 
-AGE_BANDS: tuple[tuple[str, int, int], ...] = (
-    ("18-29", 18, 29),
-    ("30-39", 30, 39),
-    ("40-54", 40, 54),
-    ("55+", 55, 200),
-)
+QUESTIONNAIRE: Questionnaire = load_questionnaire(load_schema_settings().questionnaire_file)
+"""The questionnaire of QUESTIONNAIRE_FILE: the database schema (db.models) derives from it."""
 
-VARIABLES = ("language", "age_band", "gender", "city", "main_source", "stance", "neutrality")
-"""What /crosstab and /chart can tabulate: single-choice questions, the age band and the language."""
+ANALYSIS = QUESTIONNAIRE.analysis
 
-STATS_CUBE = ("stance", "neutrality", "language")
+VARIABLES = ANALYSIS.names
+"""What /crosstab and /chart can tabulate: the language and the analysed questions' columns."""
+
+STATS_CUBE = ANALYSIS.stats
 """The variables /stats tabulates among completed responses, read together in one GROUP BY."""
 
-VARIABLE_ALIASES = {"age": "age_band", "source": "main_source", "lang": "language"}
+VARIABLE_ALIASES = dict(ANALYSIS.aliases)
 
-ANSWER_COLUMNS = {
-    "age": "age_band",
-    "gender": "gender",
-    "city": "city",
-    "main_source": "main_source",
-    "stance": "stance",
-    "neutrality": "neutrality",
-}
+ANSWER_COLUMNS = {v.question: v.name for v in ANALYSIS.variables}
 """Question code -> the column of `responses` that keeps a copy of its answer for GROUP BY."""
+
+
+def schema_questionnaire(path: Path | None) -> Questionnaire:
+    """The questionnaire at `path`, refused unless it is the one the schema derived from at start."""
+    questionnaire = load_questionnaire(path)
+    if questionnaire != QUESTIONNAIRE:
+        where = str(path or QUESTIONNAIRE_FILE)
+        raise QuestionnaireError(
+            where, "differs from the QUESTIONNAIRE_FILE the database schema was made from"
+        )
+    return questionnaire
 
 
 class UnknownVariableError(Exception):
@@ -46,27 +53,29 @@ class UnknownVariableError(Exception):
 
 
 def variable(name: str) -> str:
-    """The canonical variable for a name typed by a researcher (`age` -> `age_band`)."""
+    """The canonical variable for a name typed by a researcher (an alias -> its variable)."""
     canonical = VARIABLE_ALIASES.get(name.lower(), name.lower())
     if canonical not in VARIABLES:
         raise UnknownVariableError(name)
     return canonical
 
 
-def age_band(age: int | None) -> str | None:
-    """The analysis band of an age in years (None outside every band)."""
-    if age is None:
+def band(name: str, number: int | None) -> str | None:
+    """The band of banded variable `name` that holds `number` (None outside every band)."""
+    found = ANALYSIS.variable(name)
+    assert found is not None and found.bands, f"{name!r} is not a banded variable"
+    if number is None:
         return None
-    return next((code for code, low, high in AGE_BANDS if low <= age <= high), None)
+    return next((b.code for b in found.bands if b.holds(number)), None)
 
 
 def analysis_value(question: str, value: AnswerValue) -> str | None:
     """What the analysis column of `question` holds for this answer."""
     if value.skipped:
         return SKIP
-    if question == "age":
-        return age_band(value.number)
-    return value.option
+    name = ANSWER_COLUMNS[question]
+    found = ANALYSIS.variable(name)
+    return band(name, value.number) if found and found.bands else value.option
 
 
 @dataclass(frozen=True)

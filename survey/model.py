@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,8 @@ QUESTIONNAIRE_FILE = Path(__file__).resolve().parent / "questionnaire.yaml"
 SKIP = "skip"
 SKIP_LABEL = "Prefer not to answer"
 MAX_CODE_LENGTH = 32
+LANGUAGE_VARIABLE = "language"
+"""The survey language: an analysis variable of every questionnaire (a column of each response)."""
 
 
 class QuestionnaireError(Exception):
@@ -85,11 +88,94 @@ class Question:
 
 
 @dataclass(frozen=True)
+class Band:
+    """One analysis band of an integer question: `low` to `high` inclusive (None: no upper end)."""
+
+    code: str
+    low: int
+    high: int | None = None
+
+    def holds(self, number: int) -> bool:
+        return self.low <= number and (self.high is None or number <= self.high)
+
+
+@dataclass(frozen=True)
+class Variable:
+    """An analysed question whose answer (or its band) is copied into the response column `name`."""
+
+    name: str
+    question: str
+    bands: tuple[Band, ...] = ()
+    short: str | None = None
+
+
+@dataclass(frozen=True)
+class Shown:
+    """An outcome category the digest names, with its short word."""
+
+    code: str
+    word: str
+
+
+@dataclass(frozen=True)
+class Breakdown:
+    """A variable the digest breaks its outcome down by."""
+
+    variable: str
+    heading: str
+    group: str | None = None
+
+
+@dataclass(frozen=True)
+class DigestPlan:
+    """What the channel digest publishes: one outcome question, by a few variables."""
+
+    outcome: str
+    categories: tuple[str, ...]
+    """Every code of the outcome question, `skip` included: the columns of the digest's tables."""
+    shows: tuple[Shown, ...]
+    by: tuple[Breakdown, ...]
+
+    @property
+    def words(self) -> dict[str, str]:
+        """The categories the digest names, in order, with their short words (msgids)."""
+        return {shown.code: shown.word for shown in self.shows}
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """The `analysis` section: variables, the names researchers type, /stats and the digest."""
+
+    variables: tuple[Variable, ...]
+    aliases: tuple[tuple[str, str], ...]
+    stats: tuple[str, ...]
+    digest: DigestPlan
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """Every variable: the survey language, then the analysed questions' columns."""
+        return (LANGUAGE_VARIABLE, *(v.name for v in self.variables))
+
+    def variable(self, name: str) -> Variable | None:
+        """The analysed question behind variable `name` (None for the language)."""
+        return next((v for v in self.variables if v.name == name), None)
+
+    def msgids(self) -> list[str]:
+        """The texts of this section that the catalogs translate."""
+        found = [v.short for v in self.variables if v.short]
+        found += [shown.word for shown in self.digest.shows]
+        for breakdown in self.digest.by:
+            found += [breakdown.heading, *filter(None, [breakdown.group])]
+        return found
+
+
+@dataclass(frozen=True)
 class Questionnaire:
-    """The ordered questions and the version stored with every response."""
+    """The ordered questions, the version stored with every response, and what is analysed."""
 
     version: int
     questions: tuple[Question, ...]
+    analysis: Analysis
     _by_id: dict[str, Question] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -114,6 +200,7 @@ class Questionnaire:
         for question in self.questions:
             found += [question.text, question.short, question.skip_label]
             found += [option.label for option in question.options]
+        found += self.analysis.msgids()
         return list(dict.fromkeys(found))
 
 
@@ -198,9 +285,9 @@ def _question(raw: Any, index: int) -> Question:
     return question
 
 
-def _check_references(questionnaire: Questionnaire) -> None:
+def _check_references(questions: tuple[Question, ...]) -> None:
     seen: dict[str, Question] = {}
-    for question in questionnaire:
+    for question in questions:
         where = f"question {question.id!r}"
         if question.id in seen:
             raise QuestionnaireError(where, "duplicate question id")
@@ -222,6 +309,111 @@ def _check_references(questionnaire: Questionnaire) -> None:
         seen[question.id] = question
 
 
+def _mapping(raw: Any, where: str) -> dict[str, Any]:
+    if not isinstance(raw, dict):
+        raise QuestionnaireError(where, "expected a mapping")
+    return raw
+
+
+def _list(raw: Any, where: str) -> list[Any]:
+    if not isinstance(raw, list | tuple) or not raw:
+        raise QuestionnaireError(where, "expected a non-empty list")
+    return raw
+
+
+def _bands(raw: Any, where: str) -> tuple[Band, ...]:
+    bands: list[Band] = []
+    for index, item in enumerate(_list(raw, f"{where}.bands")):
+        entry = _mapping(item, f"{where}.bands[{index}]")
+        code, low, high = entry.get("code"), entry.get("min"), entry.get("max")
+        if not isinstance(code, str) or not code.isascii() or not 0 < len(code) <= MAX_CODE_LENGTH:
+            raise QuestionnaireError(f"{where}.bands[{index}]", f"band code {code!r} must be short ASCII")
+        if not isinstance(low, int) or not (high is None or (isinstance(high, int) and high >= low)):
+            raise QuestionnaireError(f"{where}: band {code!r}", "needs integer `min` <= `max`")
+        bands.append(Band(code, low, high))
+    ordered = sorted(bands, key=lambda band: band.low)
+    for before, after in pairwise(ordered):
+        if before.high is None or before.high >= after.low:
+            raise QuestionnaireError(where, f"bands {before.code!r} and {after.code!r} overlap")
+    codes = [band.code for band in bands]
+    if len(set(codes)) != len(codes) or SKIP in codes:
+        raise QuestionnaireError(where, f"band codes {codes} must be distinct and not {SKIP!r}")
+    return tuple(bands)
+
+
+def _variable(raw: Any, index: int, questions: dict[str, Question]) -> Variable:
+    entry = _mapping(raw, f"analysis.variables[{index}]")
+    qid = entry.get("question")
+    where = f"analysis variable {qid!r}"
+    if qid not in questions:
+        raise QuestionnaireError(where, "unknown question")
+    question = questions[qid]
+    name = _code(entry.get("column", qid), where)
+    if question.kind is Kind.INTEGER:
+        return Variable(name, qid, _bands(entry.get("bands"), where), _text(entry, "short", where))
+    if question.kind is not Kind.SINGLE or "bands" in entry:
+        raise QuestionnaireError(
+            where, f"a {question.kind} question cannot be one (single, or integer with bands)"
+        )
+    return Variable(name, qid)
+
+
+def _names(raw: Any, known: tuple[str, ...], where: str) -> tuple[str, ...]:
+    names = tuple(_list(raw, where))
+    unknown = [name for name in names if name not in known]
+    if unknown:
+        raise QuestionnaireError(where, f"unknown variable {unknown[0]!r}")
+    if len(set(names)) != len(names):
+        raise QuestionnaireError(where, f"a variable is named twice in {list(names)}")
+    return names
+
+
+def _digest(raw: Any, variables: tuple[Variable, ...], questions: dict[str, Question]) -> DigestPlan:
+    entry = _mapping(raw, "analysis.digest")
+    names = tuple(v.name for v in variables)
+    outcome = next((v for v in variables if v.name == entry.get("outcome") and not v.bands), None)
+    if outcome is None:
+        raise QuestionnaireError(
+            "analysis.digest", f"outcome {entry.get('outcome')!r} is not a single-choice variable"
+        )
+    shows: list[Shown] = []
+    for index, item in enumerate(_list(entry.get("shows"), "analysis.digest.shows")):
+        where = f"analysis.digest.shows[{index}]"
+        shown = _mapping(item, where)
+        if shown.get("code") not in questions[outcome.question].codes_without_skip:
+            raise QuestionnaireError(where, f"{shown.get('code')!r} is not an option of {outcome.name!r}")
+        shows.append(Shown(shown["code"], _text(shown, "word", where)))
+    by: list[Breakdown] = []
+    for index, item in enumerate(_list(entry.get("by"), "analysis.digest.by")):
+        where = f"analysis.digest.by[{index}]"
+        breakdown = _mapping(item, where)
+        name = _names([breakdown.get("variable")], names, where)[0]
+        banded = any(v.bands for v in variables if v.name == name)
+        if name == outcome.name or bool(breakdown.get("group")) != banded:
+            raise QuestionnaireError(where, f"{name!r}: not the outcome; a `group` label for bands only")
+        by.append(Breakdown(name, _text(breakdown, "heading", where), breakdown.get("group")))
+    _names([b.variable for b in by], names, "analysis.digest.by")
+    categories = questions[outcome.question].codes
+    return DigestPlan(outcome.name, categories, tuple(shows), tuple(by))
+
+
+def _analysis(raw: Any, questions: dict[str, Question]) -> Analysis:
+    entry = _mapping(raw, "analysis")
+    listed = enumerate(_list(entry.get("variables"), "analysis.variables"))
+    variables = tuple(_variable(item, index, questions) for index, item in listed)
+    names = (LANGUAGE_VARIABLE, *(v.name for v in variables))
+    _names(names, names, "analysis.variables")
+    aliases = _mapping(entry.get("aliases") or {}, "analysis.aliases")
+    for alias, target in aliases.items():
+        if alias in names or target not in names:
+            raise QuestionnaireError(
+                f"analysis.aliases.{alias}", f"{target!r}: must be another name of a variable"
+            )
+    stats = _names(entry.get("stats"), names, "analysis.stats")
+    digest = _digest(entry.get("digest"), variables, questions)
+    return Analysis(variables, tuple(aliases.items()), stats, digest)
+
+
 def parse_questionnaire(document: Any) -> Questionnaire:
     """Build and validate a Questionnaire from a parsed YAML document."""
     if not isinstance(document, dict) or not isinstance(document.get("questions"), list):
@@ -230,13 +422,14 @@ def parse_questionnaire(document: Any) -> Questionnaire:
     if not isinstance(version, int) or version < 1:
         raise QuestionnaireError("version", f"expected a positive integer, got {version!r}")
     questions = tuple(_question(raw, i) for i, raw in enumerate(document["questions"]))
-    questionnaire = Questionnaire(version, questions)
-    _check_references(questionnaire)
-    return questionnaire
+    _check_references(questions)
+    analysis = _analysis(document.get("analysis"), {q.id: q for q in questions})
+    return Questionnaire(version, questions, analysis)
 
 
-def load_questionnaire(path: Path = QUESTIONNAIRE_FILE) -> Questionnaire:
-    """Read and validate the questionnaire file."""
+def load_questionnaire(path: Path | None = None) -> Questionnaire:
+    """Read and validate the questionnaire file (None: the one shipped in survey/)."""
+    path = path or QUESTIONNAIRE_FILE
     try:
         document = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:

@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from survey.analysis import ANSWER_COLUMNS, age_band
+from survey.analysis import ANSWER_COLUMNS, band
 from tests.harness import BotHarness, User
 
 
@@ -31,7 +31,7 @@ async def _mismatches(engine: AsyncEngine) -> list[tuple[Any, ...]]:
             if answer is None:
                 expected = None
             elif question == "age":
-                expected = "skip" if answer.option == "skip" else age_band(answer.number)
+                expected = "skip" if answer.option == "skip" else band("age_band", answer.number)
             else:
                 expected = answer.option
             if getattr(row, column) != expected:

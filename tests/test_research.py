@@ -13,7 +13,7 @@ from db.engine import session_factory
 from research.charts import chart_spec
 from research.labels import Labels
 from research.report import LineTooLongError, split_message
-from survey.analysis import VARIABLES, age_band, wilson_interval
+from survey.analysis import VARIABLES, band, wilson_interval
 from tests.conftest import RESEARCHER_ID, scalar
 from tests.dataset import NOW, Person, seed
 from tests.harness import BotHarness, User
@@ -32,7 +32,7 @@ def test_wilson_interval_matches_published_values() -> None:
 
 def test_age_bands() -> None:
     """Ages fall in the analysis bands 18-29, 30-39, 40-54, 55+."""
-    assert [age_band(a) for a in (18, 29, 30, 39, 40, 54, 55, 99)] == [
+    assert [band("age_band", a) for a in (18, 29, 30, 39, 40, 54, 55, 99)] == [
         "18-29",
         "18-29",
         "30-39",
