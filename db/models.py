@@ -26,9 +26,10 @@ from sqlalchemy import (
     event,
 )
 from sqlalchemy.engine import Dialect
-from sqlalchemy.orm import DeclarativeBase, Mapped, Mapper, mapped_column, relationship
+from sqlalchemy.orm import DeclarativeBase, Mapped, Mapper, declared_attr, mapped_column, relationship
 
 from survey.analysis import ANALYSIS, STATS_CUBE, VARIABLES
+from survey.model import QuestionnaireError
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -105,8 +106,12 @@ class Respondent(Base):
     )
 
 
-def _analysis_columns() -> list[Column[str]]:
+def _analysis_columns(model: type) -> list[Column[str]]:
     """A column per analysed question (see `analysis` in survey/questionnaire.yaml): its answer's code."""
+    for variable in ANALYSIS.variables:
+        if variable.name in model.__annotations__:
+            where = f"analysis variable {variable.question!r}"
+            raise QuestionnaireError(where, f"column {variable.name!r} is taken by {model.__name__}")
     return [Column(variable.name, CODE) for variable in ANALYSIS.variables]
 
 
@@ -132,11 +137,15 @@ class Response(Base):
     """
 
     __tablename__ = "responses"
-    __table_args__ = (
-        *_analysis_columns(),
-        Index("ix_responses_respondent_id_status", "respondent_id", "status"),
-        *_analysis_indexes(),
-    )
+
+    @declared_attr.directive
+    @classmethod
+    def __table_args__(cls) -> tuple[Any, ...]:
+        return (
+            *_analysis_columns(cls),
+            Index("ix_responses_respondent_id_status", "respondent_id", "status"),
+            *_analysis_indexes(),
+        )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
     respondent_id: Mapped[int] = mapped_column(ForeignKey("respondents.id", ondelete="CASCADE"))

@@ -352,9 +352,8 @@ def _variable(raw: Any, index: int, questions: dict[str, Question]) -> Variable:
     if question.kind is Kind.INTEGER:
         return Variable(name, qid, _bands(entry.get("bands"), where), _text(entry, "short", where))
     if question.kind is not Kind.SINGLE or "bands" in entry:
-        raise QuestionnaireError(
-            where, f"a {question.kind} question cannot be one (single, or integer with bands)"
-        )
+        problem = f"a {question.kind} question cannot be analysed: single-choice, or integer with `bands`"
+        raise QuestionnaireError(where, problem)
     return Variable(name, qid)
 
 
@@ -363,8 +362,9 @@ def _names(raw: Any, known: tuple[str, ...], where: str) -> tuple[str, ...]:
     unknown = [name for name in names if name not in known]
     if unknown:
         raise QuestionnaireError(where, f"unknown variable {unknown[0]!r}")
-    if len(set(names)) != len(names):
-        raise QuestionnaireError(where, f"a variable is named twice in {list(names)}")
+    twice = [name for index, name in enumerate(names) if name in names[:index]]
+    if twice:
+        raise QuestionnaireError(where, f"{twice[0]!r} is named twice")
     return names
 
 
@@ -389,8 +389,12 @@ def _digest(raw: Any, variables: tuple[Variable, ...], questions: dict[str, Ques
         breakdown = _mapping(item, where)
         name = _names([breakdown.get("variable")], names, where)[0]
         banded = any(v.bands for v in variables if v.name == name)
-        if name == outcome.name or bool(breakdown.get("group")) != banded:
-            raise QuestionnaireError(where, f"{name!r}: not the outcome; a `group` label for bands only")
+        if name == outcome.name:
+            raise QuestionnaireError(where, f"{name!r} is the outcome itself")
+        if bool(breakdown.get("group")) != banded:
+            raise QuestionnaireError(
+                where, f"{name!r}: a banded variable needs a `group` label, others have none"
+            )
         by.append(Breakdown(name, _text(breakdown, "heading", where), breakdown.get("group")))
     _names([b.variable for b in by], names, "analysis.digest.by")
     categories = questions[outcome.question].codes

@@ -14,18 +14,19 @@ import re
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from itertools import combinations
 from pathlib import Path
 
 import pytest
 import yaml
 
+from bot.app import build_application
 from core.i18n import I18n
 from db.models import Base
 from survey.analysis import STATS_CUBE, VARIABLES
-from survey.model import QUESTIONNAIRE_FILE
-from tests.conftest import PG_ADMIN_URL, ROOT, _pg_admin
+from survey.model import QUESTIONNAIRE_FILE, QuestionnaireError
+from tests.conftest import PG_ADMIN_URL, ROOT, _pg_admin, make_settings, python_m_bot
 from tests.questionnaire_fixture import NEW, NEW_TEXTS, write_fixture
 
 PRODUCTION_ROOMS = ("core", "survey", "db", "research", "conversation", "bot")
@@ -179,3 +180,35 @@ def test_the_models_derive_the_analysis_columns_from_the_questionnaire() -> None
     indexed = {tuple(c.name for c in index.columns) for index in table.indexes}
     for a, b in combinations(VARIABLES, 2):
         assert any(columns[:1] == ("status",) and {a, b} <= set(columns) for columns in indexed), (a, b)
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda text: None, "cannot read"),
+        (lambda text: text.replace("    - question: gender\n", "    - {question: gender, column: status}\n"),
+         "analysis variable 'gender': column 'status' is taken by Response"),
+        (lambda text: text.replace("  stats: [stance,", "  stats: [relatives, stance,"),
+         "analysis.stats: unknown variable 'relatives'"),
+    ],
+)  # fmt: skip
+def test_a_bad_questionnaire_file_stops_the_bot_with_one_line(
+    tmp_path: Path, edit: Callable[[str], str | None], message: str
+) -> None:
+    """QUESTIONNAIRE_FILE naming a missing or invalid file stops `python -m bot` with exit 2 and one line."""
+    path = tmp_path / "questionnaire.yaml"
+    text = edit(QUESTIONNAIRE_FILE.read_text(encoding="utf-8"))
+    if text is not None:
+        path.write_text(text, encoding="utf-8")
+    env = {"BOT_TOKEN": "1:x", "PSEUDONYM_KEY": "k", "QUESTIONNAIRE_FILE": str(path)}
+    result = python_m_bot("run", cwd=tmp_path, env=env, timeout=60)
+    assert result.returncode == 2
+    [line] = [line for line in result.stderr.splitlines() if line.strip()]
+    assert line.startswith("questionnaire: ") and message in line
+
+
+def test_the_bot_refuses_a_questionnaire_other_than_the_schemas(sqlite_url: str, tmp_path: Path) -> None:
+    """The schema derives from QUESTIONNAIRE_FILE at start; settings naming another file are refused."""
+    settings = make_settings(sqlite_url, questionnaire_file=write_fixture(tmp_path / "other.yaml"))
+    with pytest.raises(QuestionnaireError, match="differs from the QUESTIONNAIRE_FILE"):
+        build_application(settings)
