@@ -25,13 +25,15 @@ from db import repo
 from db import stats as db_stats
 from research import charts, export, report
 from research.labels import Labels
-from survey.analysis import STATS_CUBE, VARIABLES, UnknownVariableError, variable
+from survey.analysis import ANALYSIS, STATS_CUBE, VARIABLES, UnknownVariableError, variable
 
 log = logging.getLogger(__name__)
 
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024
 """Telegram refuses documents larger than this from bots."""
 MAX_CAPTION = 1024
+USAGE_EXAMPLE = (ANALYSIS.digest.outcome, ANALYSIS.digest.by[0].variable)
+"""The usage's example table: the digest's, its outcome by its first breakdown (e.g. stance by age band)."""
 
 
 async def _labels(services: Services, session: AsyncSession, user: User) -> Labels:
@@ -50,10 +52,17 @@ async def _reply_lines(update: Update, lines: list[str]) -> None:
 
 def _usage(labels: Labels, command: str) -> str:
     _ = labels._
+    row, column = USAGE_EXAMPLE
     if command == "chart":
-        usage = _("Usage: /chart ROW [COLUMN], for example /chart stance or /chart stance age.")
+        usage = _(
+            "Usage: /chart ROW [COLUMN], for example /chart {row} or /chart {row} {column}.",
+            row=row,
+            column=column,
+        )
     else:
-        usage = _("Usage: /crosstab ROW COLUMN, for example /crosstab stance age.")
+        usage = _(
+            "Usage: /crosstab ROW COLUMN, for example /crosstab {row} {column}.", row=row, column=column
+        )
     names = _("Variables: {names}.", names=", ".join(VARIABLES))
     return f"{usage}\n{names}"
 
