@@ -193,12 +193,10 @@ async def _show_current(turn: Turn, notice: str | None = None, answers: Answers 
 
 def _unlinked_notice(turn: Turn) -> str:
     """What a person whose response was unlinked can still do: nothing with those answers."""
-    days = turn.services.settings.unlink_after_days
     return turn._(
-        "You have already taken part in this survey, thank you. {days} days after your last "
-        "answer, your answers were unlinked from your Telegram account: they can no longer be "
-        "traced to you, nor changed or erased.",
-        days=f"{days:g}",
+        "You have already taken part in this survey, thank you. Your answers have since been "
+        "unlinked from your Telegram account: they can no longer be traced to you, nor changed "
+        "or erased."
     )
 
 
