@@ -136,10 +136,13 @@ async def open_turn(
     old_pseudonym = services.old_pseudonym(telegram_user_id)
     if turn.respondent is None and old_pseudonym is not None:
         turn.respondent = await repo.rekey_respondent(session, old_pseudonym, turn.pseudonym)
+    if participant_hashes:
+        turn.participant_hash = participant_hashes[0]
     if turn.respondent is not None:
         turn.response = await repo.latest_response(session, turn.respondent.id)
+        if turn.participant_hash:  # a row from before unlinking, or under the old key, gets it now
+            turn.respondent.participant_hash = turn.participant_hash
     elif participant_hashes:
-        turn.participant_hash = participant_hashes[0]
         turn.unlinked = await repo.participated(session, participant_hashes)
     return turn
 

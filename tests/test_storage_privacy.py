@@ -193,7 +193,11 @@ async def test_delete_works_across_a_key_rotation(
     await user.send("/start")
     assert user.last.plain_text.endswith(_("What is your gender?"))
     [respondent] = (await table_rows(engine))["respondents"]
-    assert respondent[1] == privacy.pseudonym(new_key, user.id)  # moved to the new key
+    # Moved to the new key, participation hash included.
+    assert respondent[1:3] == (
+        privacy.pseudonym(new_key, user.id),
+        privacy.participant_hash(new_key, user.id),
+    )
     await user.send("/delete")
     await user.press(_("Yes, erase everything"))
     rows = await table_rows(engine)
