@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.app import UNLINK_JOB
+from conversation.callbacks import Action, encode
 from conversation.services import Services
 from core import privacy
 from core.i18n import Translator
@@ -134,6 +135,10 @@ async def test_after_unlink_after_no_row_leads_from_a_telegram_id_to_the_answers
     assert person.last.plain_text == unlinked
     await person.send("Можно ещё раз?")
     assert person.last.plain_text == unlinked
+    # Replaying the consent button does not start a second response.
+    await person.press_data(encode(Action.CONSENT, "ru", "yes"), message=person.messages[0])
+    assert person.messages[0].plain_text == unlinked
+    assert (await table_rows(engine))["respondents"] == []
     assert (await table_rows(engine))["answers"] == rows["answers"]
     # Someone new is not mistaken for them.
     newcomer = harness.user(language_code="ru")
