@@ -68,21 +68,15 @@ async def unlink_settled(session: AsyncSession, cutoff: datetime, limit: int) ->
     says nothing of when), its response loses the respondent and the message id, and the
     respondent row (the pseudonym) is deleted. Rows another replica is unlinking are skipped.
     """
+    # Driven by respondents (only the linked few), each looked up by the responses' and answers' keys.
     recent_answer = exists().where(Answer.response_id == Response.id, Answer.answered_at >= cutoff)
-    unsettled = (
-        select(Response.respondent_id)
-        .where(
-            or_(
-                Response.started_at >= cutoff,
-                Response.completed_at >= cutoff,
-                recent_answer,
-            )
-        )
-        .where(Response.respondent_id.is_not(None))
+    changed = exists().where(
+        Response.respondent_id == Respondent.id,
+        or_(Response.started_at >= cutoff, Response.completed_at >= cutoff, recent_answer),
     )
     statement = (
         select(Respondent.id, Respondent.participant_hash)
-        .where(Respondent.id.not_in(unsettled))
+        .where(~changed)
         .order_by(Respondent.id)
         .limit(limit)
         .with_for_update(skip_locked=True)
