@@ -127,12 +127,18 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("migrate", help="bring the database schema to the newest revision")
     sub.add_parser("health", help="exit 0 when the database answers at the newest revision, else 1")
     sub.add_parser("compile-catalogs", help="write the compiled .mo beside each locales/ catalog")
+    sub.add_parser("keygen", help="print a fresh PSEUDONYM_KEY (256 random bits as 64 hex digits)")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point; configuration problems print one line and exit with status 2."""
     args = _parser().parse_args(argv)
+    if args.command == "keygen":
+        from core.privacy import new_key
+
+        print(new_key())
+        return 0
     configure_logging()
     try:
         settings = load_settings()

@@ -29,7 +29,7 @@ from conversation.services import Services, utc_now
 from core.config import Settings
 from core.i18n import LANGUAGES, N_, I18n
 from db import repo
-from db.engine import create_engine, session_factory
+from db.engine import create_engine, session_factory, wipe_deleted
 from survey.analysis import schema_questionnaire
 
 log = logging.getLogger(__name__)
@@ -42,7 +42,11 @@ COMMAND_DESCRIPTIONS = {
     "cancel": N_("Stop the survey"),
     "delete": N_("Erase my answers"),
 }
-UPDATE_ID_RETENTION = timedelta(days=2)
+UPDATE_ID_RETENTION = timedelta(hours=25)
+"""Telegram keeps an undelivered update for 24 hours; an hour more covers a slow redelivery."""
+HOUSEKEEPING_INTERVAL = timedelta(hours=1)
+UNLINK_JOB = "unlink"
+UNLINK_BATCH = 500
 DIGEST_JOB = "digest"
 FLOOD_RETRIES = 5
 """How often one Bot API call is retried after Telegram's "retry after" (the wait is Telegram's)."""
@@ -74,6 +78,20 @@ async def _forget_old_updates(context: Context) -> None:
     services = context.services
     async with services.sessions.begin() as session:
         await repo.forget_updates_before(session, services.clock() - UPDATE_ID_RETENTION)
+
+
+async def _unlink_settled(context: Context) -> None:
+    """Job: cut the link to every response that has not changed for UNLINK_AFTER_DAYS."""
+    services = context.services
+    cutoff = services.clock() - timedelta(days=services.settings.unlink_after_days)
+    unlinked, batch = 0, UNLINK_BATCH
+    while batch == UNLINK_BATCH:
+        async with services.sessions.begin() as session:
+            batch = await repo.unlink_settled(session, cutoff, UNLINK_BATCH)
+        unlinked += batch
+    if unlinked:
+        log.info("responses_unlinked", extra={"respondents": unlinked})
+        await wipe_deleted(services.engine)
 
 
 def build_application(
@@ -143,7 +161,8 @@ def build_application(
     application.add_error_handler(handlers.on_error)
     jobs = application.job_queue
     assert jobs is not None, "python-telegram-bot[job-queue] is a dependency"
-    jobs.run_repeating(_forget_old_updates, interval=timedelta(hours=6), first=60)
+    jobs.run_repeating(_forget_old_updates, interval=HOUSEKEEPING_INTERVAL, first=60)
+    jobs.run_repeating(_unlink_settled, interval=HOUSEKEEPING_INTERVAL, first=30, name=UNLINK_JOB)
     if settings.digest_chat_id is not None:
         jobs.run_custom(_post_due_digest, job_kwargs={"trigger": digest.trigger(services)}, name=DIGEST_JOB)
         # At start: a digest missed while the bot was down, then one whose claim a crash left behind.

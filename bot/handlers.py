@@ -16,6 +16,7 @@ from conversation.render import View
 from conversation.turns import Edit, Send, StripButtons, Toast, Turn
 from core.i18n import LANGUAGES, N_
 from db import repo
+from db.engine import wipe_deleted
 
 log = logging.getLogger(__name__)
 
@@ -36,14 +37,18 @@ async def _handle(update: Update, context: Context, step: Step) -> None:
     services = context.services
     user = update.effective_user
     assert user is not None
+    # The memory-hard hash is computed before the transaction, so no lock waits for it.
+    hashes = await services.participant_hashes(user.id)
     async with services.sessions.begin() as session:
         fresh = await repo.claim_update(session, update.update_id, services.clock())
-        turn = await conversation.open_turn(services, session, user.id, user.language_code)
+        turn = await conversation.open_turn(services, session, user.id, user.language_code, hashes)
         if fresh:
             await step(turn)
         else:
             log.info("duplicate_update")
             await conversation.redelivered(turn)
+    if turn.erased:
+        await wipe_deleted(services.engine)
     await _perform(turn, update, context)
 
 

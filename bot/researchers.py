@@ -34,11 +34,12 @@ MAX_UPLOAD_BYTES = 50 * 1024 * 1024
 MAX_CAPTION = 1024
 USAGE_EXAMPLE = (ANALYSIS.digest.outcome, ANALYSIS.digest.by[0].variable)
 """The usage's example table: the digest's, its outcome by its first breakdown (e.g. stance by age band)."""
+FULL_EXPORT = "full"
 
 
 async def _labels(services: Services, session: AsyncSession, user: User) -> Labels:
     """Labels in the researcher's chosen language, else their Telegram language, else the default."""
-    chosen = await repo.researcher_language(session, services.pseudonym(user.id))
+    chosen = await repo.researcher_language(session, services.researcher_pseudonym(user.id))
     telegram = (user.language_code or "").split("-")[0]
     language = chosen or (telegram if telegram in LANGUAGES else services.settings.default_language)
     return Labels(services.i18n.translator(language), services.questionnaire)
@@ -137,15 +138,25 @@ async def chart(update: Update, context: Context) -> None:
 
 
 async def export_files(update: Update, context: Context) -> None:
-    """/export: the dataset as CSV, XLSX and SPSS .sav, and its codebook, as documents."""
+    """/export [full]: the dataset as CSV, XLSX and SPSS .sav, and its codebook, as documents.
+
+    Typed free text (a city's name, the comment) can name or describe a person, and a chat is
+    easier to leak than a server: it is left out unless asked for with `/export full`.
+    """
     services = context.services
     message = update.effective_message
     assert update.effective_user is not None and message is not None
     async with services.sessions.begin() as session:
         labels = await _labels(services, session, update.effective_user)
     _ = labels._
+    full = [arg.lower() for arg in context.args or []] == [FULL_EXPORT]
     await message.reply_text(_("Preparing the export…"))
     table = await export.collect(services.sessions, labels)
+    if not full:
+        table = export.without_free_text(table, services.questionnaire)
+        await message.reply_text(
+            _("Typed free text (city names, comments) is left out; send /export full to include it.")
+        )
     day = services.clock().astimezone(ZoneInfo(services.settings.timezone)).date().isoformat()
     with tempfile.TemporaryDirectory(prefix="export-") as folder:
         paths = await asyncio.to_thread(write_all, table, Path(folder), f"survey-{day}")
@@ -184,10 +195,9 @@ async def language_button(update: Update, context: Context) -> None:
     if not services.is_researcher(user.id) or callback is None:
         await handlers.button(update, context)
         return
-    pseudonym = services.pseudonym(user.id)
     async with services.sessions.begin() as session:
-        await repo.set_researcher_language(session, pseudonym, callback.language)
-        respondent = await repo.lock_respondent(session, pseudonym)
+        await repo.set_researcher_language(session, services.researcher_pseudonym(user.id), callback.language)
+        respondent = await repo.lock_respondent(session, services.pseudonym(user.id))
     if respondent is not None:
         await handlers.button(update, context)  # also taking the survey: it switches language too
         return

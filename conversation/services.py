@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
 import random
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from core import privacy
 from core.config import Settings
 from core.i18n import I18n
-from core.privacy import pseudonym
 from survey.model import Questionnaire
+
+PARTICIPANT_CACHE_SIZE = 10_000
+"""Participation hashes kept in memory (never stored), so one person costs one scrypt per process."""
 
 
 def utc_now() -> datetime:
@@ -31,12 +36,40 @@ class Services:
     questionnaire: Questionnaire
     clock: Callable[[], datetime] = utc_now
     rng: random.Random = field(default_factory=random.SystemRandom)
+    _participant_hashes: OrderedDict[str, str] = field(default_factory=OrderedDict)
+
+    @property
+    def keys(self) -> list[str]:
+        """PSEUDONYM_KEY, then PSEUDONYM_KEY_OLD while a rotation is under way."""
+        keys = [self.settings.pseudonym_key, self.settings.pseudonym_key_old]
+        return [key.get_secret_value() for key in keys if key is not None and key.get_secret_value()]
 
     def pseudonym(self, telegram_user_id: int) -> str:
         """The keyed pseudonym that stands for a Telegram user in the database."""
-        key = self.settings.pseudonym_key
-        assert key is not None, "PSEUDONYM_KEY is checked at start"
-        return pseudonym(key.get_secret_value(), telegram_user_id)
+        assert self.keys, "PSEUDONYM_KEY is checked at start"
+        return privacy.pseudonym(self.keys[0], telegram_user_id)
+
+    def old_pseudonym(self, telegram_user_id: int) -> str | None:
+        """The pseudonym under PSEUDONYM_KEY_OLD, while a rotation is under way."""
+        return privacy.pseudonym(self.keys[1], telegram_user_id) if len(self.keys) > 1 else None
+
+    def researcher_pseudonym(self, telegram_user_id: int) -> str:
+        """The pseudonym of a researcher's settings (a derivation of its own)."""
+        return privacy.researcher_pseudonym(self.keys[0], telegram_user_id)
+
+    async def participant_hashes(self, telegram_user_id: int) -> list[str]:
+        """The participation hash under each key (current first), computed off the event loop."""
+        found = []
+        for key in self.keys:
+            cache_key = privacy.pseudonym(key, telegram_user_id)
+            value = self._participant_hashes.pop(cache_key, None)
+            if value is None:
+                value = await asyncio.to_thread(privacy.participant_hash, key, telegram_user_id)
+            self._participant_hashes[cache_key] = value
+            found.append(value)
+        while len(self._participant_hashes) > PARTICIPANT_CACHE_SIZE:
+            self._participant_hashes.popitem(last=False)
+        return found
 
     def is_researcher(self, telegram_user_id: int) -> bool:
         return telegram_user_id in self.settings.researcher_ids

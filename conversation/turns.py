@@ -7,6 +7,7 @@ Turn; the caller commits and then performs them, so an answer is stored before a
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from html import escape
@@ -85,6 +86,12 @@ class Turn:
     respondent: Respondent | None = None
     response: Response | None = None
     replies: list[Reply] = field(default_factory=list)
+    participant_hash: str | None = None
+    """The person's participation hash (current key), to keep with a new respondent."""
+    unlinked: bool = False
+    """No respondent, but this person took part before and their response was unlinked."""
+    erased: bool = False
+    """The turn erased a respondent: the caller wipes what the database files still hold."""
 
     @property
     def language(self) -> str:
@@ -106,9 +113,18 @@ class Turn:
 
 
 async def open_turn(
-    services: Services, session: AsyncSession, telegram_user_id: int, telegram_language: str | None
+    services: Services,
+    session: AsyncSession,
+    telegram_user_id: int,
+    telegram_language: str | None,
+    participant_hashes: Sequence[str] = (),
 ) -> Turn:
-    """Lock the respondent (if any) and load their response for this event."""
+    """Lock the respondent (if any) and load their response for this event.
+
+    A respondent still under PSEUDONYM_KEY_OLD moves to the current key. Without a respondent,
+    `participant_hashes` (services.participant_hashes, computed before the transaction) tell
+    whether this person's response was unlinked.
+    """
     turn = Turn(
         services,
         session,
@@ -117,8 +133,17 @@ async def open_turn(
         services.clock(),
     )
     turn.respondent = await repo.lock_respondent(session, turn.pseudonym)
+    old_pseudonym = services.old_pseudonym(telegram_user_id)
+    if turn.respondent is None and old_pseudonym is not None:
+        turn.respondent = await repo.rekey_respondent(session, old_pseudonym, turn.pseudonym)
+    if participant_hashes:
+        turn.participant_hash = participant_hashes[0]
     if turn.respondent is not None:
         turn.response = await repo.latest_response(session, turn.respondent.id)
+        if turn.participant_hash:  # a row from before unlinking, or under the old key, gets it now
+            turn.respondent.participant_hash = turn.participant_hash
+    elif participant_hashes:
+        turn.unlinked = await repo.participated(session, participant_hashes)
     return turn
 
 
@@ -169,6 +194,15 @@ async def _show_current(turn: Turn, notice: str | None = None, answers: Answers 
     turn.say(view, track=_position(response))
 
 
+def _unlinked_notice(turn: Turn) -> str:
+    """What a person whose response was unlinked can still do: nothing with those answers."""
+    return turn._(
+        "You have already taken part in this survey, thank you. Your answers have since been "
+        "unlinked from your Telegram account: they can no longer be traced to you, nor changed "
+        "or erased."
+    )
+
+
 def _closed_notice(turn: Turn) -> str:
     """What to tell someone whose response is over, for messages that do not fit anything."""
     _ = turn._
@@ -187,6 +221,9 @@ async def start(turn: Turn) -> None:
     """Begin, or continue where the respondent left off."""
     _ = turn._
     response = turn.response
+    if turn.unlinked:
+        turn.say(render.plain(_unlinked_notice(turn)))
+        return
     if turn.respondent is None or response is None:
         if turn.telegram_language in LANGUAGES:
             turn.say(render.consent_prompt(_))
@@ -268,6 +305,9 @@ async def cancel(turn: Turn) -> None:
 async def ask_erase(turn: Turn) -> None:
     """/delete: ask for confirmation before erasing everything."""
     _ = turn._
+    if turn.unlinked:
+        turn.say(render.plain(_unlinked_notice(turn)))
+        return
     if turn.respondent is None:
         turn.say(render.plain(_("We have no answers from you, so there is nothing to erase.")))
         return
@@ -356,6 +396,9 @@ async def _consent(turn: Turn, callback: Callback, message_id: int) -> None:
     if turn.respondent is not None:
         turn.toast(turn._("You have already agreed. Send /start to continue."))
         return
+    if turn.unlinked:
+        turn.replies.append(Edit(message_id, render.plain(_unlinked_notice(turn))))
+        return
     chosen = _("I agree") if callback.value == "yes" else _("No, thanks")
     consent_text = render.consent_prompt(_).text
     turn.replies.append(Edit(message_id, View(f"{consent_text}\n\n➡️ <b>{escape(chosen)}</b>")))
@@ -364,7 +407,11 @@ async def _consent(turn: Turn, callback: Callback, message_id: int) -> None:
         return
     questionnaire = turn.services.questionnaire
     respondent = Respondent(
-        pseudonym=turn.pseudonym, language=callback.language, consented_at=turn.now, created_at=turn.now
+        pseudonym=turn.pseudonym,
+        participant_hash=turn.participant_hash,
+        language=callback.language,
+        consented_at=turn.now,
+        created_at=turn.now,
     )
     first = advance(questionnaire, {}, None).next_question
     response = Response(
@@ -397,15 +444,16 @@ async def _erase(turn: Turn, confirmed: bool, message_id: int) -> None:
         turn.replies.append(Edit(message_id, render.plain(_("Nothing was erased."))))
         return
     if turn.respondent is None:
-        turn.replies.append(
-            Edit(message_id, render.plain(_("We have no answers from you, so there is nothing to erase.")))
-        )
+        nothing = _("We have no answers from you, so there is nothing to erase.")
+        gone = _unlinked_notice(turn) if turn.unlinked else nothing
+        turn.replies.append(Edit(message_id, render.plain(gone)))
         return
     if turn.response is not None and turn.response.question_message_id is not None:
         turn.replies.append(StripButtons(turn.response.question_message_id))
     await repo.erase_respondent(turn.session, turn.respondent)
     log.info("respondent_erased")
     turn.respondent = turn.response = None
+    turn.erased = True
     turn.replies.append(
         Edit(
             message_id,

@@ -10,8 +10,11 @@ from urllib.parse import urlsplit
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from core.logs import MIN_SECRET_LENGTH
+from core.privacy import key_bytes
+
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///data/survey.sqlite3"
-WEBHOOK_SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")
+WEBHOOK_SECRET = re.compile(r"[A-Za-z0-9_-]{16,256}")
 SUPPORTED_DATABASES = ("sqlite+aiosqlite", "postgresql+asyncpg")
 DEFAULT_CONCURRENT_UPDATES = 64
 
@@ -39,6 +42,8 @@ class Settings(SchemaSettings):
     bot_token: SecretStr | None = None
     database_url: str = DEFAULT_DATABASE_URL
     pseudonym_key: SecretStr | None = None
+    pseudonym_key_old: SecretStr | None = None
+    unlink_after_days: float = Field(default=3, gt=0, le=7)
     researcher_ids: Annotated[frozenset[int], NoDecode] = frozenset()
     digest_chat_id: int | None = None
     digest_schedule: str = "0 20 * * *"
@@ -89,7 +94,24 @@ class Settings(SchemaSettings):
     @classmethod
     def _secret_token(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None and not WEBHOOK_SECRET.fullmatch(value.get_secret_value()):
-            raise ValueError("expected 1 to 256 characters A-Z, a-z, 0-9, _ or -")
+            raise ValueError("expected 16 to 256 characters A-Z, a-z, 0-9, _ or -")
+        return value
+
+    @field_validator("bot_token")
+    @classmethod
+    def _long_token(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and 0 < len(value.get_secret_value()) < MIN_SECRET_LENGTH:
+            raise ValueError(
+                f"shorter than {MIN_SECRET_LENGTH} characters: not a token @BotFather gives, "
+                "and too short to keep out of the logs"
+            )
+        return value
+
+    @field_validator("pseudonym_key", "pseudonym_key_old")
+    @classmethod
+    def _strong_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and value.get_secret_value():
+            key_bytes(value.get_secret_value())
         return value
 
     @field_validator("timezone")
@@ -132,10 +154,11 @@ class Settings(SchemaSettings):
 
     @property
     def secret_values(self) -> list[str]:
-        """What no log line may show: the token, the keys, the database password."""
-        secrets = [self.bot_token, self.pseudonym_key, self.webhook_secret]
+        """What no log line may show: the token, the keys, the database password (as in its URL)."""
+        secrets = [self.bot_token, self.pseudonym_key, self.pseudonym_key_old, self.webhook_secret]
         values = [secret.get_secret_value() for secret in secrets if secret is not None]
-        return [*values, urlsplit(self.database_url).password or ""]
+        password = urlsplit(self.database_url).password
+        return [*values, f":{password}@" if password else ""]
 
     @property
     def sqlite_path(self) -> Path | None:

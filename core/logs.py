@@ -21,6 +21,9 @@ EVENT_NAME = re.compile(r"[a-z][a-z0-9_]*")
 LIBRARY_EVENT = "log"
 WITHHELD = "[withheld]"
 REDACTED = "[redacted]"
+MIN_SECRET_LENGTH = 16
+"""A secret shorter than this is refused at start-up (core.config): redacting it would blank out
+ordinary words and digits all over the logs, and its length alone makes it guessable."""
 QUIET_LOGGERS = ("httpx", "httpcore", "apscheduler", "alembic.runtime.plugins")
 """Libraries whose INFO records are one line per request or job run (httpx's hold the bot token)."""
 _RECORD_FIELDS = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}

@@ -20,7 +20,8 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 
 def _tune_sqlite(engine: AsyncEngine) -> None:
-    """WAL, foreign keys, a busy timeout, and write transactions that take the lock up front."""
+    """WAL, foreign keys, a busy timeout, write transactions that take the lock up front, and
+    deleted content overwritten with zeros (secure_delete) rather than left in free space."""
 
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -31,6 +32,7 @@ def _tune_sqlite(engine: AsyncEngine) -> None:
         cursor.execute("PRAGMA journal_mode = WAL")
         cursor.execute("PRAGMA synchronous = NORMAL")
         cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.execute("PRAGMA secure_delete = ON")
         cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")
@@ -55,6 +57,22 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
         return engine
     kwargs.setdefault("pool_pre_ping", True)
     return create_async_engine(url, **kwargs)
+
+
+async def wipe_deleted(engine: AsyncEngine) -> None:
+    """After an erase: on SQLite, copy the WAL into the database file and truncate it to nothing.
+
+    With secure_delete the database file then holds zeros where the erased rows were, and the
+    WAL no longer holds their earlier versions. PostgreSQL keeps WAL and backups as its operator
+    configures them (docs/privacy.md); nothing is done there.
+    """
+    if engine.dialect.name != "sqlite":
+        return
+    async with engine.connect() as connection:
+        raw = await connection.get_raw_connection()
+        # The driver's own connection: SQLAlchemy would wrap the PRAGMA in a transaction (see "begin").
+        cursor = await raw.driver_connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        await cursor.close()
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

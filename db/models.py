@@ -91,12 +91,17 @@ class DigestStatus(enum.StrEnum):
 
 
 class Respondent(Base):
-    """A person who consented, known only by a keyed pseudonym of their Telegram id."""
+    """A person who consented, known only by a keyed pseudonym of their Telegram id.
+
+    The row lives while the response can change; unlinking (db.repo.unlink_settled) deletes it,
+    moving its participation hash to `participants` and leaving the response with no respondent.
+    """
 
     __tablename__ = "respondents"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     pseudonym: Mapped[str] = mapped_column(String(64), unique=True)
+    participant_hash: Mapped[str | None] = mapped_column(String(64))
     language: Mapped[str] = mapped_column(String(2))
     consented_at: Mapped[datetime]
     created_at: Mapped[datetime]
@@ -148,7 +153,8 @@ class Response(Base):
         )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
-    respondent_id: Mapped[int] = mapped_column(ForeignKey("respondents.id", ondelete="CASCADE"))
+    respondent_id: Mapped[int | None] = mapped_column(ForeignKey("respondents.id", ondelete="CASCADE"))
+    """None once unlinked: nothing then leads from a person to this response."""
     questionnaire_version: Mapped[int]
     language: Mapped[str] = mapped_column(String(2))
     status: Mapped[ResponseStatus] = mapped_column(
@@ -170,7 +176,7 @@ class Response(Base):
     question_message_id: Mapped[int | None] = mapped_column(BigInteger)
     duration_seconds: Mapped[int | None]
 
-    respondent: Mapped[Respondent] = relationship(back_populates="responses")
+    respondent: Mapped[Respondent | None] = relationship(back_populates="responses")
     answers: Mapped[list[Answer]] = relationship(
         back_populates="response", cascade="all, delete-orphan", passive_deletes=True
     )
@@ -228,12 +234,27 @@ class AnswerChoice(Base):
 
 
 class ResearcherSetting(Base):
-    """A researcher's own choices (the language of statistics and exports), by pseudonym."""
+    """A researcher's own choices (the language of statistics and exports), by researcher pseudonym.
+
+    `pseudonym` is core.privacy.researcher_pseudonym, never a respondent's pseudonym.
+    """
 
     __tablename__ = "researcher_settings"
 
     pseudonym: Mapped[str] = mapped_column(String(64), primary_key=True)
     language: Mapped[str] = mapped_column(String(2))
+
+
+class Participant(Base):
+    """Someone whose response was unlinked: only the memory-hard hash of their Telegram id.
+
+    No time and no order that could pair a row with a response: the hash is the whole row and
+    its key, and rows arrive in batches sorted by hash.
+    """
+
+    __tablename__ = "participants"
+
+    hash: Mapped[str] = mapped_column(String(64), primary_key=True)
 
 
 class ProcessedUpdate(Base):

@@ -7,13 +7,21 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, exists, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from db.models import Answer, AnswerChoice, ProcessedUpdate, ResearcherSetting, Respondent, Response
+from db.models import (
+    Answer,
+    AnswerChoice,
+    Participant,
+    ProcessedUpdate,
+    ResearcherSetting,
+    Respondent,
+    Response,
+)
 from survey.analysis import ANSWER_COLUMNS, analysis_value
 from survey.flow import AnswerValue
 
@@ -40,6 +48,54 @@ async def lock_respondent(session: AsyncSession, pseudonym: str) -> Respondent |
     """The respondent with this pseudonym, row-locked until the transaction ends."""
     statement = select(Respondent).where(Respondent.pseudonym == pseudonym).with_for_update()
     return (await session.execute(statement)).scalar_one_or_none()
+
+
+async def rekey_respondent(session: AsyncSession, old: str, new: str) -> Respondent | None:
+    """Move a respondent found under PSEUDONYM_KEY_OLD to the current key's pseudonym, locked."""
+    await session.execute(update(Respondent).where(Respondent.pseudonym == old).values(pseudonym=new))
+    return await lock_respondent(session, new)
+
+
+async def participated(session: AsyncSession, hashes: Iterable[str]) -> bool:
+    """True when one of these participation hashes is of someone whose response was unlinked."""
+    return bool(await session.scalar(select(exists().where(Participant.hash.in_(list(hashes))))))
+
+
+async def unlink_settled(session: AsyncSession, cutoff: datetime, limit: int) -> int:
+    """Cut the link of respondents whose responses last changed before `cutoff`; how many.
+
+    Each keeps its answers; its participation hash moves to `participants` (sorted, so row order
+    says nothing of when), its response loses the respondent and the message id, and the
+    respondent row (the pseudonym) is deleted. Rows another replica is unlinking are skipped.
+    """
+    # Driven by respondents (only the linked few), each looked up by the responses' and answers' keys.
+    recent_answer = exists().where(Answer.response_id == Response.id, Answer.answered_at >= cutoff)
+    changed = exists().where(
+        Response.respondent_id == Respondent.id,
+        or_(Response.started_at >= cutoff, Response.completed_at >= cutoff, recent_answer),
+    )
+    statement = (
+        select(Respondent.id, Respondent.participant_hash)
+        .where(~changed)
+        .order_by(Respondent.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    settled = (await session.execute(statement)).all()
+    if not settled:
+        return 0
+    ids = [row.id for row in settled]
+    hashes = sorted({row.participant_hash for row in settled if row.participant_hash})
+    if hashes:
+        insert_hashes = upsert(session, Participant).values([{"hash": h} for h in hashes])
+        await session.execute(insert_hashes.on_conflict_do_nothing(index_elements=["hash"]))
+    await session.execute(
+        update(Response)
+        .where(Response.respondent_id.in_(ids))
+        .values(respondent_id=None, question_message_id=None, pending={})
+    )
+    await session.execute(delete(Respondent).where(Respondent.id.in_(ids)))
+    return len(ids)
 
 
 async def latest_response(session: AsyncSession, respondent_id: int) -> Response | None:
@@ -77,7 +133,7 @@ async def save_answer(
             option=value.option,
             number=value.number,
             text=value.text,
-            answered_at=now,
+            answered_at=now.replace(microsecond=0),
         )
     )
     if value.choices:

@@ -3,6 +3,10 @@
 One row per response; a column per question named by its code holding option codes, 0/1
 columns `<question>_<option>` for multi-select questions, banded variables (`age_band`), paradata,
 and the response's random id (never the respondent's pseudonym).
+
+Times are exported as UTC dates (TIME_FORMAT): to the second they would match Telegram's message
+times and the bot's log; durations stay in seconds. Text a spreadsheet would run as a formula is
+made inert in CSV and XLSX (`inert`); the .sav file keeps text as typed.
 """
 
 from __future__ import annotations
@@ -26,7 +30,10 @@ from survey.model import Kind, Questionnaire
 
 CSV_ENCODING = "utf-8-sig"
 """UTF-8 with a byte-order mark, so that spreadsheet programs read Cyrillic correctly."""
-TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+TIME_FORMAT = "%Y-%m-%d"
+"""Exported times are coarsened to the UTC day."""
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+"""What makes a spreadsheet read a cell as a formula (OWASP CSV injection)."""
 DATA_SHEET = "data"
 CODEBOOK_SHEET = "codebook"
 CODEBOOK_HEADER = ("variable", "label", "type", "question", "value", "value_label")
@@ -161,12 +168,28 @@ def _rows(table: Table) -> Any:
     return zip(*(table.columns[v.name] for v in table.variables), strict=True)
 
 
+def inert(value: Any) -> Any:
+    """Text a spreadsheet would run (=, +, -, @, tab, CR first) behind an apostrophe, as OWASP advises."""
+    return f"'{value}" if isinstance(value, str) and value.startswith(FORMULA_STARTS) else value
+
+
+def _spreadsheet_rows(table: Table) -> Any:
+    return ([inert(value) for value in row] for row in _rows(table))
+
+
+def without_free_text(table: Table, questionnaire: Questionnaire) -> Table:
+    """The table without the columns of typed free text (text questions)."""
+    typed = {question.id for question in questionnaire if question.kind is Kind.TEXT}
+    kept = [v for v in table.variables if v.name not in typed]
+    return Table(kept, {v.name: table.columns[v.name] for v in kept})
+
+
 def write_csv(table: Table, path: Path) -> None:
     """Comma-separated values with a header of column names; missing values are empty."""
     with path.open("w", encoding=CSV_ENCODING, newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow([v.name for v in table.variables])
-        writer.writerows(_rows(table))
+        writer.writerows(_spreadsheet_rows(table))
 
 
 def codebook_rows(table: Table) -> list[tuple[str, ...]]:
@@ -194,8 +217,8 @@ def write_xlsx(table: Table, path: Path) -> None:
     workbook = Workbook(write_only=True)
     data = workbook.create_sheet(DATA_SHEET)
     data.append([v.name for v in table.variables])
-    for row in _rows(table):
-        data.append(list(row))
+    for row in _spreadsheet_rows(table):
+        data.append(row)
     codebook = workbook.create_sheet(CODEBOOK_SHEET)
     codebook.append(list(CODEBOOK_HEADER))
     for line in codebook_rows(table):

@@ -28,6 +28,7 @@ from tests.harness import BotHarness, Clock
 PG_ADMIN_URL = os.environ.get("TEST_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
 TEST_TOKEN = "123456789:TEST-token"
 RESEARCHER_ID = 5_000_000_001
+TEST_KEY = "e4a95c182471781d771293e168246325f8e2ed6b0496343e4eb211b4574cd983"
 
 
 async def _pg_admin(statement: str) -> None:
@@ -107,7 +108,7 @@ def make_settings(database_url: str, **overrides: object) -> Settings:
     values: dict[str, object] = {
         "bot_token": TEST_TOKEN,
         "database_url": database_url,
-        "pseudonym_key": "test-pseudonym-key",
+        "pseudonym_key": TEST_KEY,
         "researcher_ids": str(RESEARCHER_ID),
         "default_language": "ru",
         "bot_api_url": "http://127.0.0.1:1",

@@ -16,7 +16,7 @@ from devtools.sandbox.run import sandbox_run
 from devtools.sandbox.screens import Reader
 from devtools.sandbox.verify import check_database
 from survey.model import load_questionnaire
-from tests.conftest import ROOT, python_m_bot
+from tests.conftest import ROOT, TEST_KEY, TEST_TOKEN, python_m_bot
 
 
 @pytest.mark.parametrize("webhook", [False, True], ids=["polling", "webhook"])
@@ -54,7 +54,11 @@ async def _post_to_bot(url: str, secret: str) -> int:
 
 def test_webhook_mode_needs_a_secret(tmp_path: Path) -> None:
     """WEBHOOK_URL without WEBHOOK_SECRET is a configuration error, not an open webhook."""
-    env = {"BOT_TOKEN": "1:x", "PSEUDONYM_KEY": "k", "WEBHOOK_URL": "https://survey.example/telegram"}
+    env = {
+        "BOT_TOKEN": TEST_TOKEN,
+        "PSEUDONYM_KEY": TEST_KEY,
+        "WEBHOOK_URL": "https://survey.example/telegram",
+    }
     result = python_m_bot("run", cwd=tmp_path, env=env, timeout=60)
     assert result.returncode == 2
     assert result.stderr.strip() == "configuration error: WEBHOOK_SECRET: not set"

@@ -149,11 +149,11 @@ async def test_csv_xlsx_and_sav_round_trip(engine: AsyncEngine, database_url: st
 
 
 async def test_export_in_chat_sends_four_documents(harness: BotHarness, engine: AsyncEngine) -> None:
-    """/export sends the CSV, XLSX, SAV and codebook as documents; the CSV equals the database."""
+    """/export full sends the CSV, XLSX, SAV and codebook as documents; the CSV equals the database."""
     await seed(engine)
     database = await _database_rows(engine)
     researcher = harness.user(user_id=RESEARCHER_ID, language_code="ru")
-    await researcher.send("/export")
+    await researcher.send("/export full")
     documents = [m for m in researcher.messages if m.media == "document"]
     names = [d.file_name for d in documents]
     assert names == [

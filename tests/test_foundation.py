@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from db.engine import create_engine
 from db.migrate import alembic_config, head_revision, upgrade_to_head
 from db.models import Base
-from tests.conftest import ROOT, table_rows
+from tests.conftest import ROOT, TEST_KEY, TEST_TOKEN, table_rows
 from tests.harness import KNOWN_PERSON, BotHarness
 
 PERSONAL_COLUMN_WORDS = ("telegram", "user_id", "username", "first_name", "last_name", "full_name", "phone")
@@ -114,25 +114,35 @@ async def test_a_respondents_identity_is_stored_nowhere(
     ("env", "variable"),
     [
         ({}, "BOT_TOKEN"),
-        ({"BOT_TOKEN": "1:x"}, "PSEUDONYM_KEY"),
-        ({"BOT_TOKEN": "1:x", "PSEUDONYM_KEY": "k", "DATABASE_URL": "mysql://db/x"}, "DATABASE_URL"),
-        ({"BOT_TOKEN": "1:x", "PSEUDONYM_KEY": "k", "DATABASE_URL": "nonsense"}, "DATABASE_URL"),
+        ({"BOT_TOKEN": TEST_TOKEN}, "PSEUDONYM_KEY"),
+        (
+            {"BOT_TOKEN": TEST_TOKEN, "PSEUDONYM_KEY": TEST_KEY, "DATABASE_URL": "mysql://db/x"},
+            "DATABASE_URL",
+        ),
+        ({"BOT_TOKEN": TEST_TOKEN, "PSEUDONYM_KEY": TEST_KEY, "DATABASE_URL": "nonsense"}, "DATABASE_URL"),
         (
             {
-                "BOT_TOKEN": "1:x",
-                "PSEUDONYM_KEY": "k",
+                "BOT_TOKEN": TEST_TOKEN,
+                "PSEUDONYM_KEY": TEST_KEY,
                 "DATABASE_URL": "postgresql+asyncpg://u@127.0.0.1:9/x",
             },
             "DATABASE_URL",
         ),
         (
-            {"BOT_TOKEN": "1:x", "PSEUDONYM_KEY": "k", "DATABASE_URL": "sqlite+aiosqlite:////proc/no/x.db"},
+            {
+                "BOT_TOKEN": TEST_TOKEN,
+                "PSEUDONYM_KEY": TEST_KEY,
+                "DATABASE_URL": "sqlite+aiosqlite:////proc/no/x.db",
+            },
             "DATABASE_URL",
         ),
-        ({"BOT_TOKEN": "1:x", "PSEUDONYM_KEY": "k", "MIN_CELL": "ten"}, "MIN_CELL"),
-        ({"BOT_TOKEN": "1:x", "PSEUDONYM_KEY": "k", "RESEARCHER_IDS": "12,abc"}, "RESEARCHER_IDS"),
-        ({"BOT_TOKEN": "1:x", "PSEUDONYM_KEY": "k", "TIMEZONE": "Mars/Olympus"}, "TIMEZONE"),
-        ({"BOT_TOKEN": "1:x", "PSEUDONYM_KEY": "k", "DIGEST_SCHEDULE": "every day"}, "DIGEST_SCHEDULE"),
+        ({"BOT_TOKEN": TEST_TOKEN, "PSEUDONYM_KEY": TEST_KEY, "MIN_CELL": "ten"}, "MIN_CELL"),
+        ({"BOT_TOKEN": TEST_TOKEN, "PSEUDONYM_KEY": TEST_KEY, "RESEARCHER_IDS": "12,abc"}, "RESEARCHER_IDS"),
+        ({"BOT_TOKEN": TEST_TOKEN, "PSEUDONYM_KEY": TEST_KEY, "TIMEZONE": "Mars/Olympus"}, "TIMEZONE"),
+        (
+            {"BOT_TOKEN": TEST_TOKEN, "PSEUDONYM_KEY": TEST_KEY, "DIGEST_SCHEDULE": "every day"},
+            "DIGEST_SCHEDULE",
+        ),
     ],
 )
 def test_bad_configuration_prints_one_line_and_exits_2(

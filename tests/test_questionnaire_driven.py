@@ -26,7 +26,7 @@ from core.i18n import I18n
 from db.models import Base
 from survey.analysis import STATS_CUBE, VARIABLES
 from survey.model import QUESTIONNAIRE_FILE, QuestionnaireError
-from tests.conftest import PG_ADMIN_URL, ROOT, _pg_admin, make_settings, python_m_bot
+from tests.conftest import PG_ADMIN_URL, ROOT, TEST_KEY, TEST_TOKEN, _pg_admin, make_settings, python_m_bot
 from tests.questionnaire_fixture import NEW, NEW_TEXTS, write_fixture
 
 PRODUCTION_ROOMS = ("core", "survey", "db", "research", "conversation", "bot")
@@ -200,7 +200,7 @@ def test_a_bad_questionnaire_file_stops_the_bot_with_one_line(
     text = edit(QUESTIONNAIRE_FILE.read_text(encoding="utf-8"))
     if text is not None:
         path.write_text(text, encoding="utf-8")
-    env = {"BOT_TOKEN": "1:x", "PSEUDONYM_KEY": "k", "QUESTIONNAIRE_FILE": str(path)}
+    env = {"BOT_TOKEN": TEST_TOKEN, "PSEUDONYM_KEY": TEST_KEY, "QUESTIONNAIRE_FILE": str(path)}
     result = python_m_bot("run", cwd=tmp_path, env=env, timeout=60)
     assert result.returncode == 2
     [line] = [line for line in result.stderr.splitlines() if line.strip()]
