@@ -10,7 +10,6 @@ import asyncio
 import logging
 import sys
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from core.config import ConfigError, Settings, load_settings
 from core.i18n import LANGUAGES, MissingCatalogError, MissingTranslationError
@@ -19,7 +18,6 @@ from survey.model import QuestionnaireError
 
 log = logging.getLogger("bot")
 EXPORT_FORMATS = ("csv", "xlsx", "sav")
-WEBHOOK_LISTEN = "0.0.0.0"
 
 
 async def prepare_database(settings: Settings) -> None:
@@ -42,28 +40,24 @@ async def prepare_database(settings: Settings) -> None:
         await engine.dispose()
 
 
-def run(settings: Settings) -> None:
-    """Start the bot: long polling, or a webhook server when WEBHOOK_URL is set."""
-    from bot.app import ALLOWED_UPDATES, build_application
+def run(settings: Settings) -> int:
+    """Start the bot (long polling, or a webhook server when WEBHOOK_URL is set); 1 if receiving failed."""
+    from bot.app import build_application, build_receiver
+    from bot.receiving import ReceiverDiedError, Webhook, serve
 
     settings.require("bot_token", "pseudonym_key")
     if settings.webhook_url:
         settings.require("webhook_secret")
     asyncio.run(prepare_database(settings))
     application = build_application(settings)
-    if settings.webhook_url and settings.webhook_secret:
-        log.info("starting", extra={"mode": "webhook", "port": settings.webhook_port})
-        application.run_webhook(
-            listen=WEBHOOK_LISTEN,
-            port=settings.webhook_port,
-            url_path=urlsplit(settings.webhook_url).path.lstrip("/"),
-            webhook_url=settings.webhook_url,
-            secret_token=settings.webhook_secret.get_secret_value(),
-            allowed_updates=ALLOWED_UPDATES,
-        )
-        return
-    log.info("starting", extra={"mode": "polling"})
-    application.run_polling(allowed_updates=ALLOWED_UPDATES)
+    receiver = build_receiver(settings, application)
+    log.info("starting", extra={"mode": "webhook" if isinstance(receiver.source, Webhook) else "polling"})
+    try:
+        asyncio.run(serve(application, receiver))
+    except ReceiverDiedError as error:
+        print(error, file=sys.stderr)
+        return 1
+    return 0
 
 
 async def export_dataset(settings: Settings, file_format: str, out: Path, language: str) -> list[Path]:
@@ -139,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
         configure_logging(secrets=settings.secret_values)
         command = args.command or ("run" if settings.bot_token else "sandbox")
         if command == "run":
-            run(settings)
+            return run(settings)
         elif command == "sandbox":
             from devtools.sandbox.run import run_sandbox
 

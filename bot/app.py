@@ -21,9 +21,9 @@ from telegram.request import BaseRequest
 
 from bot import digest, handlers
 from bot import researchers as research
-from bot.concurrency import PerUserUpdateProcessor
 from bot.context import CONTEXT_TYPES, SERVICES, Context
-from bot.receiving import ConfirmingUpdater
+from bot.health import Heartbeat
+from bot.receiving import Polling, Receiver, Webhook
 from conversation.callbacks import Action
 from conversation.services import Services, utc_now
 from core.config import Settings
@@ -106,13 +106,13 @@ def build_application(
         .context_types(CONTEXT_TYPES)
         .post_init(_post_init)
         .post_shutdown(_post_shutdown)
-        .concurrent_updates(PerUserUpdateProcessor(settings.concurrent_updates))
+        .concurrent_updates(settings.concurrent_updates)
+        .updater(None)
         .rate_limiter(AIORateLimiter(max_retries=FLOOD_RETRIES))
     )
     if request is not None:
         builder = builder.request(request).get_updates_request(request)
     application = builder.build()
-    application.updater = ConfirmingUpdater(application)
     application.bot_data[SERVICES] = services
 
     private = filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE
@@ -153,3 +153,14 @@ def build_application(
 
 
 ALLOWED_UPDATES = [Update.MESSAGE, Update.EDITED_MESSAGE, Update.CALLBACK_QUERY]
+
+
+def build_receiver(settings: Settings, application: Application) -> Receiver:
+    """How the bot receives updates: a webhook server when WEBHOOK_URL is set, else long polling."""
+    source: Polling | Webhook = Polling(ALLOWED_UPDATES)
+    if settings.webhook_url:
+        settings.require("webhook_secret")
+        assert settings.webhook_secret is not None
+        secret = settings.webhook_secret.get_secret_value()
+        source = Webhook(settings.webhook_url, secret, settings.webhook_port, ALLOWED_UPDATES)
+    return Receiver(application, source, Heartbeat.of(settings))

@@ -45,6 +45,8 @@ class Settings(BaseSettings):
     webhook_port: int = Field(default=8443, ge=1, le=65535)
     webhook_secret: SecretStr | None = None
     concurrent_updates: int = Field(default=DEFAULT_CONCURRENT_UPDATES, ge=1)
+    heartbeat_file: Path = Path("data/heartbeat")
+    heartbeat_seconds: float = Field(default=15, gt=0)
 
     @field_validator("researcher_ids", mode="before")
     @classmethod

@@ -5,38 +5,17 @@ from __future__ import annotations
 import io
 import json
 import logging
-from collections.abc import Iterator
 
 import pytest
 from telegram import Update
 
 from bot.handlers import TRY_AGAIN
 from core.logs import WITHHELD, JsonFormatter
-from tests.conftest import TEST_TOKEN
+from tests.conftest import TEST_TOKEN, entries
 from tests.harness import KNOWN_PERSON, BotHarness
 
 IDENTITY = {str(value) for value in KNOWN_PERSON.values()}
 TYPED = {"Жезқазған-құпия", "Менің жеке пікірім 4821"}
-
-
-@pytest.fixture
-def log_lines() -> Iterator[io.StringIO]:
-    """Everything logged at INFO and above, formatted as the bot formats it in production."""
-    stream = io.StringIO()
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(JsonFormatter(secrets=[TEST_TOKEN]))
-    root = logging.getLogger()
-    level = root.level
-    root.addHandler(handler)
-    root.setLevel(logging.INFO)
-    yield stream
-    root.removeHandler(handler)
-    root.setLevel(level)
-
-
-def entries(stream: io.StringIO) -> list[dict[str, object]]:
-    """Each line as the JSON object it must be."""
-    return [json.loads(line) for line in stream.getvalue().splitlines()]
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)

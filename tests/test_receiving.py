@@ -1,0 +1,68 @@
+"""The bot's own receiver: it feeds the application; when it dies the bot stops and `health` says so."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import re
+import time
+from pathlib import Path
+
+import pytest
+
+from bot.app import ALLOWED_UPDATES, build_application
+from bot.health import STALE_BEATS, Heartbeat, UnhealthyError, check
+from bot.receiving import Polling, Receiver, ReceiverDiedError, serve
+from db.migrate import head_revision
+from devtools.emulator import BotApiEmulator
+from devtools.emulator.client import ControlClient
+from devtools.emulator.server import EmulatorServer
+from tests.conftest import ROOT, TEST_TOKEN, entries, make_settings
+
+
+async def test_a_receiver_that_dies_stops_the_bot_and_health_reports_it(
+    database_url: str, tmp_path: Path, log_lines: io.StringIO
+) -> None:
+    """The bot answers through its receiver and beats; Telegram then refuses its token (the token
+    was revoked): the receiver dies, the bot stops with the reason logged, and `health` fails."""
+    server = EmulatorServer(BotApiEmulator(TEST_TOKEN))
+    url = await server.start()
+    settings = make_settings(
+        database_url, bot_api_url=url, heartbeat_file=str(tmp_path / "heartbeat"), heartbeat_seconds=0.05
+    )
+    application = build_application(settings)
+    receiver = Receiver(application, Polling(ALLOWED_UPDATES, timeout=0.2), Heartbeat.of(settings))
+    running = asyncio.create_task(serve(application, receiver, signals=()))
+    try:
+        async with ControlClient(url) as client:
+            user = await client.new_user("ru")
+            reply = await client.send(user, "/start")
+        assert not reply.timed_out and reply.chat.bot_messages, "answered through the receiver"
+        assert await check(settings) == head_revision()
+        server.emulator.token = "123456789:revoked"
+        with pytest.raises(ReceiverDiedError, match="InvalidToken"):
+            await asyncio.wait_for(running, timeout=30)
+    finally:
+        await server.stop()
+    assert not application.running
+    died = [entry for entry in entries(log_lines) if entry["event"] == "receiver_died"]
+    assert len(died) == 1 and died[0]["level"] == "error" and "InvalidToken" in str(died[0]["reason"])
+    with pytest.raises(UnhealthyError, match="not receiving updates: no heartbeat"):
+        await check(settings)
+
+
+async def test_a_stale_heartbeat_is_unhealthy(database_url: str, tmp_path: Path) -> None:
+    """A bot hung without dying (no getUpdates answered for a while) is reported too."""
+    settings = make_settings(database_url, heartbeat_file=str(tmp_path / "heartbeat"), heartbeat_seconds=10)
+    Heartbeat.of(settings).beat()
+    assert await check(settings) == head_revision()
+    settings.heartbeat_file.write_text(f"{time.time() - STALE_BEATS * 10 - 1}\n")
+    with pytest.raises(UnhealthyError, match=r"last heartbeat .* 41 s ago \(limit 40 s\)"):
+        await check(settings)
+
+
+def test_no_private_attribute_of_ptb_is_used() -> None:
+    """The Telegram glue uses PTB's public interface only: no `._name` on anything but our own `self`."""
+    private = re.compile(r"(?<!self)(?<!cls)\._[a-z]\w*")
+    for path in (ROOT / "bot").glob("*.py"):
+        assert private.findall(path.read_text()) == [], path.name
