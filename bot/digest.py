@@ -17,6 +17,7 @@ from telegram.constants import MessageLimit, ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError
 
 from bot.context import Context
+from bot.refusals import log_refusal
 from conversation.services import Services
 from db import digests
 from db.models import DigestStatus
@@ -167,5 +168,7 @@ async def _record_failure(services: Services, bot: Bot, post_id: int, key: str, 
                     reason=reason,
                 ),
             )
-        except (Forbidden, BadRequest) as error:
+        except Forbidden as error:
             log.warning("researcher_unreachable", extra={"reason": error.message})
+        except BadRequest as error:
+            log_refusal(log, "researcher_unreachable", error)

@@ -10,6 +10,7 @@ from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError
 
 from bot.context import Context
+from bot.refusals import log_refusal
 from conversation import turns as conversation
 from conversation.callbacks import decode
 from conversation.render import View
@@ -66,17 +67,17 @@ async def _perform(turn: Turn, update: Update, context: Context) -> None:
                     )
         else:
             await _edit(reply, chat.id, context)
-    await _answer_query(update, toast)
+    await answer_query(update, toast)
 
 
-async def _answer_query(update: Update, toast: str | None) -> None:
+async def answer_query(update: Update, toast: str | None) -> None:
     """Close the button's spinner; a query Telegram already expired is no error for anyone."""
     if update.callback_query is None:
         return
     try:
         await update.callback_query.answer(toast)
     except BadRequest as error:
-        log.info("callback_answer_skipped", extra={"reason": error.message})
+        log_refusal(log, "callback_answer_skipped", error)
 
 
 async def _edit(reply: Edit | StripButtons, chat_id: int, context: Context) -> None:
@@ -97,7 +98,7 @@ async def _edit(reply: Edit | StripButtons, chat_id: int, context: Context) -> N
         else:
             await context.bot.edit_message_reply_markup(chat_id, reply.message_id, reply_markup=None)
     except BadRequest as error:
-        log.info("edit_skipped", extra={"reason": error.message})
+        log_refusal(log, "edit_skipped", error)
     except NetworkError as error:
         if isinstance(reply, Edit) and reply.view.buttons:
             raise

@@ -15,9 +15,11 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import InputFile, Update, User
 from telegram.constants import ParseMode
+from telegram.error import BadRequest
 
 from bot import handlers
 from bot.context import Context
+from bot.refusals import log_refusal
 from conversation.callbacks import decode
 from conversation.services import Services
 from core.i18n import LANGUAGE_NAMES, LANGUAGES
@@ -183,5 +185,8 @@ async def language_button(update: Update, context: Context) -> None:
         await handlers.button(update, context)  # also taking the survey: it switches language too
         return
     _ = services.i18n.translator(callback.language)
-    await query.edit_message_text(_("Language: {name}", name=_(LANGUAGE_NAMES[callback.language])))
-    await query.answer()
+    try:
+        await query.edit_message_text(_("Language: {name}", name=_(LANGUAGE_NAMES[callback.language])))
+    except BadRequest as error:
+        log_refusal(log, "edit_skipped", error)
+    await handlers.answer_query(update, None)
