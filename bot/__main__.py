@@ -20,19 +20,32 @@ log = logging.getLogger("bot")
 EXPORT_FORMATS = ("csv", "xlsx", "sav")
 
 
-async def prepare_database(settings: Settings) -> None:
-    """Connect, and bring the schema to head; an unusable database is a ConfigError."""
+async def prepare_database(settings: Settings, *, migrate: bool = True) -> None:
+    """Connect, and bring the schema to head (or, not `migrate`, check it is there, changing nothing).
+
+    An unusable database, or one at another revision when not migrating, is a ConfigError.
+    """
     from sqlalchemy.exc import DBAPIError, OperationalError
 
     from db.engine import create_engine
-    from db.migrate import UnknownRevisionError, upgrade_to_head
+    from db.migrate import (
+        RevisionMismatchError,
+        UnknownRevisionError,
+        head_revision,
+        require_head,
+        upgrade_to_head,
+    )
 
+    if not migrate and settings.sqlite_path is not None and not settings.sqlite_path.exists():
+        raise ConfigError("DATABASE_URL", str(RevisionMismatchError(None, head_revision())))
     try:
         engine = create_engine(settings.database_url)
     except (OSError, ValueError) as exc:
         raise ConfigError("DATABASE_URL", f"cannot use the database: {exc}") from None
     try:
-        await upgrade_to_head(engine)
+        await (upgrade_to_head(engine) if migrate else require_head(engine))
+    except RevisionMismatchError as exc:
+        raise ConfigError("DATABASE_URL", str(exc)) from None
     except (OSError, OperationalError, DBAPIError, UnknownRevisionError) as exc:
         reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
         raise ConfigError("DATABASE_URL", f"cannot use the database: {reason}") from None
@@ -61,14 +74,14 @@ def run(settings: Settings) -> int:
 
 
 async def export_dataset(settings: Settings, file_format: str, out: Path, language: str) -> list[Path]:
-    """Write the dataset in `file_format` to `out`, and its codebook beside it."""
+    """Write the dataset in `file_format` to `out`, and its codebook beside it; never migrates."""
     from core.i18n import I18n
     from db.engine import create_engine, session_factory
     from research.export import WRITERS, collect, write_codebook
     from research.labels import Labels
     from survey.model import load_questionnaire
 
-    await prepare_database(settings)
+    await prepare_database(settings, migrate=False)
     engine = create_engine(settings.database_url)
     try:
         labels = Labels(I18n.load().translator(language), load_questionnaire())

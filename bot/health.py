@@ -13,11 +13,9 @@ import os
 import time
 from pathlib import Path
 
-from sqlalchemy import text
-
 from core.config import Settings
 from db.engine import create_engine
-from db.migrate import head_revision
+from db.migrate import RevisionMismatchError, require_head
 
 STALE_BEATS = 4
 """Heartbeats missed before the bot counts as not receiving updates."""
@@ -69,14 +67,13 @@ async def check(settings: Settings) -> str:
     """The schema revision when all is well; raises UnhealthyError otherwise."""
     engine = create_engine(settings.database_url)
     try:
-        async with engine.connect() as connection:
-            revision = (await connection.execute(text("SELECT version_num FROM alembic_version"))).scalar()
+        revision = await require_head(engine)
+    except RevisionMismatchError as exc:
+        raise UnhealthyError(str(exc)) from None
     except Exception as exc:  # any failure to read is "unhealthy", with its reason
         raise UnhealthyError(f"database unreachable: {type(exc).__name__}: {exc}".splitlines()[0]) from None
     finally:
         await engine.dispose()
-    if revision != head_revision():
-        raise UnhealthyError(f"database schema at revision {revision!r}, expected {head_revision()!r}")
     age, limit = heartbeat_age(settings.heartbeat_file), STALE_BEATS * settings.heartbeat_seconds
     if age > limit:
         raise UnhealthyError(

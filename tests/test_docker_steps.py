@@ -58,7 +58,9 @@ def test_start_migrates_and_the_health_check_passes_while_updates_arrive(
         )
 
     unhealthy = health()
-    assert unhealthy.returncode == 1 and unhealthy.stderr.startswith("unhealthy: database ")
+    assert unhealthy.returncode == 1 and unhealthy.stderr.startswith(
+        "unhealthy: the database is at revision none"
+    )
     migrated = subprocess.run(
         [python, "-m", "bot", "migrate"], env=env, cwd=tmp_path, capture_output=True, text=True
     )
