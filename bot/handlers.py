@@ -15,7 +15,7 @@ from conversation import turns as conversation
 from conversation.callbacks import decode
 from conversation.render import View
 from conversation.turns import Edit, Send, StripButtons, Toast, Turn
-from core.i18n import LANGUAGES, N_
+from core.i18n import N_, supported_language
 from db import repo
 
 log = logging.getLogger(__name__)
@@ -169,8 +169,7 @@ async def group_start(update: Update, context: Context) -> None:
     """/start in a group: invite to a private chat; the survey never runs in groups."""
     assert update.effective_message is not None and update.effective_user is not None
     services = context.services
-    lang = (update.effective_user.language_code or "").split("-")[0]
-    lang = lang if lang in LANGUAGES else services.settings.default_language
+    lang = supported_language(update.effective_user.language_code) or services.settings.default_language
     _ = services.i18n.translator(lang)
     link = f"https://t.me/{context.bot.username}?start=survey"
     keyboard = InlineKeyboardMarkup([[InlineKeyboardButton(_("Open a private chat"), url=link)]])
@@ -191,8 +190,8 @@ async def on_error(update: object, context: Context) -> None:
     if update.effective_chat.type != "private":
         return
     services = context.services
-    lang = (update.effective_user.language_code or "").split("-")[0]
-    _ = services.i18n.translator(lang if lang in LANGUAGES else services.settings.default_language)
+    lang = supported_language(update.effective_user.language_code) or services.settings.default_language
+    _ = services.i18n.translator(lang)
     try:
         if update.callback_query:
             await update.callback_query.answer(_(TRY_AGAIN))

@@ -22,7 +22,7 @@ from bot.context import Context
 from bot.refusals import log_refusal
 from conversation.callbacks import decode
 from conversation.services import Services
-from core.i18n import LANGUAGE_NAMES, LANGUAGES
+from core.i18n import LANGUAGE_NAMES, supported_language
 from db import repo
 from db import stats as db_stats
 from research import charts, export, report
@@ -39,8 +39,7 @@ MAX_CAPTION = 1024
 async def _labels(services: Services, session: AsyncSession, user: User) -> Labels:
     """Labels in the researcher's chosen language, else their Telegram language, else the default."""
     chosen = await repo.researcher_language(session, services.pseudonym(user.id))
-    telegram = (user.language_code or "").split("-")[0]
-    language = chosen or (telegram if telegram in LANGUAGES else services.settings.default_language)
+    language = chosen or supported_language(user.language_code) or services.settings.default_language
     return Labels(services.i18n.translator(language), services.questionnaire)
 
 
