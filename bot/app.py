@@ -8,12 +8,14 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from telegram import BotCommand, Update
+from telegram.constants import ParseMode
 from telegram.ext import (
     AIORateLimiter,
     Application,
     ApplicationBuilder,
     CallbackQueryHandler,
     CommandHandler,
+    Defaults,
     MessageHandler,
     filters,
 )
@@ -104,6 +106,7 @@ def build_application(
         .base_url(f"{settings.bot_api_url}/bot")
         .base_file_url(f"{settings.bot_api_url}/file/bot")
         .context_types(CONTEXT_TYPES)
+        .defaults(Defaults(parse_mode=ParseMode.HTML))
         .post_init(_post_init)
         .post_shutdown(_post_shutdown)
         .concurrent_updates(settings.concurrent_updates)

@@ -1,12 +1,16 @@
-"""PTB handlers: each opens one transaction, lets the conversation decide, commits, then replies."""
+"""PTB handlers: each opens one transaction, lets the conversation decide, commits, then replies.
+
+Every text is HTML (the application's default parse mode): the views' text as rendered, any other
+text escaped.
+"""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from html import escape
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
-from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError
 
 from bot.context import Context
@@ -57,9 +61,7 @@ async def _perform(turn: Turn, update: Update, context: Context) -> None:
         if isinstance(reply, Toast):
             toast = reply.text
         elif isinstance(reply, Send):
-            message = await bot.send_message(
-                chat.id, reply.view.text, parse_mode=ParseMode.HTML, reply_markup=markup(reply.view)
-            )
+            message = await bot.send_message(chat.id, reply.view.text, reply_markup=markup(reply.view))
             if reply.track is not None:
                 async with turn.services.sessions.begin() as session:
                     await repo.remember_question_message(
@@ -92,7 +94,6 @@ async def _edit(reply: Edit | StripButtons, chat_id: int, context: Context) -> N
                 reply.view.text,
                 chat_id,
                 reply.message_id,
-                parse_mode=ParseMode.HTML,
                 reply_markup=markup(reply.view),
             )
         else:
@@ -175,7 +176,8 @@ async def group_start(update: Update, context: Context) -> None:
     keyboard = InlineKeyboardMarkup([[InlineKeyboardButton(_("Open a private chat"), url=link)]])
     try:
         await update.effective_message.reply_text(
-            _("The survey is anonymous and runs only in a private chat with me."), reply_markup=keyboard
+            escape(_("The survey is anonymous and runs only in a private chat with me.")),
+            reply_markup=keyboard,
         )
     except Forbidden:
         log.info("group_reply_forbidden")
@@ -196,6 +198,6 @@ async def on_error(update: object, context: Context) -> None:
         if update.callback_query:
             await update.callback_query.answer(_(TRY_AGAIN))
         else:
-            await context.bot.send_message(update.effective_chat.id, _(TRY_AGAIN))
+            await context.bot.send_message(update.effective_chat.id, escape(_(TRY_AGAIN)))
     except Exception as notify_error:
         log.warning("error_notice_failed", extra={"error": type(notify_error).__name__})

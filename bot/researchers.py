@@ -9,12 +9,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import tempfile
+from html import escape
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import InputFile, Update, User
-from telegram.constants import ParseMode
 from telegram.error import BadRequest
 
 from bot import handlers
@@ -46,7 +46,7 @@ async def _labels(services: Services, session: AsyncSession, user: User) -> Labe
 async def _reply_lines(update: Update, lines: list[str]) -> None:
     assert update.effective_message is not None
     for text in report.split_message(lines):
-        await update.effective_message.reply_text(text, parse_mode=ParseMode.HTML)
+        await update.effective_message.reply_text(text)
 
 
 def _usage(labels: Labels, command: str) -> str:
@@ -76,9 +76,9 @@ async def _table_ready(
     """Explain the usage, or that nothing is there to show yet; True when there is a table."""
     assert update.effective_message is not None
     if names is None:
-        await update.effective_message.reply_text(_usage(labels, command))
+        await update.effective_message.reply_text(escape(_usage(labels, command)))
     elif not cells:
-        await update.effective_message.reply_text(labels._("There are no completed responses yet."))
+        await update.effective_message.reply_text(escape(labels._("There are no completed responses yet.")))
     return bool(names and cells)
 
 
@@ -124,7 +124,7 @@ async def chart(update: Update, context: Context) -> None:
     )
     png = await asyncio.to_thread(charts.render_png, spec)
     await update.effective_message.reply_photo(
-        InputFile(png, filename="chart.png"), caption=spec.title[:1024]
+        InputFile(png, filename="chart.png"), caption=escape(spec.title[:MAX_CAPTION])
     )
 
 
@@ -136,19 +136,17 @@ async def export_files(update: Update, context: Context) -> None:
     async with services.sessions.begin() as session:
         labels = await _labels(services, session, update.effective_user)
     _ = labels._
-    await message.reply_text(_("Preparing the export…"))
+    await message.reply_text(escape(_("Preparing the export…")))
     table = await export.collect(services.sessions, labels)
     day = services.clock().astimezone(ZoneInfo(services.settings.timezone)).date().isoformat()
     with tempfile.TemporaryDirectory(prefix="export-") as folder:
         paths = await asyncio.to_thread(write_all, table, Path(folder), f"survey-{day}")
         for path in paths:
             if path.stat().st_size > MAX_UPLOAD_BYTES:
-                await message.reply_text(
-                    _(
-                        "{name} is too large to send here; export it with the command line tool.",
-                        name=path.name,
-                    )
+                too_large = _(
+                    "{name} is too large to send here; export it with the command line tool.", name=path.name
                 )
+                await message.reply_text(escape(too_large))
                 continue
             with path.open("rb") as handle:
                 await message.reply_document(InputFile(handle, filename=path.name))
@@ -185,7 +183,9 @@ async def language_button(update: Update, context: Context) -> None:
         return
     _ = services.i18n.translator(callback.language)
     try:
-        await query.edit_message_text(_("Language: {name}", name=_(LANGUAGE_NAMES[callback.language])))
+        await query.edit_message_text(
+            escape(_("Language: {name}", name=_(LANGUAGE_NAMES[callback.language])))
+        )
     except BadRequest as error:
         log_refusal(log, "edit_skipped", error)
     await handlers.answer_query(update, None)
