@@ -75,19 +75,15 @@ def run(settings: Settings) -> int:
 
 async def export_dataset(settings: Settings, file_format: str, out: Path, language: str) -> list[Path]:
     """Write the dataset in `file_format` to `out`, and its codebook beside it; never migrates."""
+    from bot.researchers import collect_from
     from core.i18n import I18n
-    from db.engine import create_engine, session_factory
-    from research.export import WRITERS, collect, write_codebook
+    from research.export import WRITERS, write_codebook
     from research.labels import Labels
     from survey.model import load_questionnaire
 
     await prepare_database(settings, migrate=False)
-    engine = create_engine(settings.database_url)
-    try:
-        labels = Labels(I18n.load().translator(language), load_questionnaire())
-        table = await collect(session_factory(engine), labels)
-    finally:
-        await engine.dispose()
+    labels = Labels(I18n.load().translator(language), load_questionnaire())
+    table = await collect_from(settings.database_url, labels)
     codebook = out.with_name(f"{out.stem}-codebook.csv")
     out.parent.mkdir(parents=True, exist_ok=True)
     await asyncio.to_thread(WRITERS[file_format], table, out)
