@@ -128,7 +128,10 @@ def _parser() -> argparse.ArgumentParser:
     exporting.add_argument("--out", type=Path, required=True, help="the file to write")
     exporting.add_argument("--language", choices=LANGUAGES, help="language of the labels (DEFAULT_LANGUAGE)")
     sub.add_parser("migrate", help="bring the database schema to the newest revision")
-    sub.add_parser("health", help="exit 0 when the database answers at the newest revision, else 1")
+    sub.add_parser(
+        "health",
+        help="exit 0 when the running bot receives updates and the database is at the newest revision",
+    )
     sub.add_parser("compile-catalogs", help="write the compiled .mo beside each locales/ catalog")
     return parser
 
