@@ -67,9 +67,8 @@ def run(settings: Settings) -> int:
     log.info("starting", extra={"mode": "webhook" if isinstance(receiver.source, Webhook) else "polling"})
     try:
         asyncio.run(serve(application, receiver))
-    except ReceiverDiedError as error:
-        print(error, file=sys.stderr)
-        return 1
+    except ReceiverDiedError:
+        return 1  # logged as receiver_died, with the reason
     return 0
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
 import re
 import time
 from pathlib import Path
@@ -17,7 +18,8 @@ from db.migrate import head_revision
 from devtools.emulator import BotApiEmulator
 from devtools.emulator.client import ControlClient
 from devtools.emulator.server import EmulatorServer
-from tests.conftest import ROOT, TEST_TOKEN, entries, make_settings
+from devtools.sandbox.process import sandbox
+from tests.conftest import ROOT, TEST_TOKEN, entries, make_settings, python_m_bot
 
 
 async def test_a_receiver_that_dies_stops_the_bot_and_health_reports_it(
@@ -66,3 +68,22 @@ def test_no_private_attribute_of_ptb_is_used() -> None:
     private = re.compile(r"(?<!self)(?<!cls)\._[a-z]\w*")
     for path in (ROOT / "bot").glob("*.py"):
         assert private.findall(path.read_text()) == [], path.name
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_the_bot_process_exits_1_when_its_receiver_dies(database_url: str, tmp_path: Path) -> None:
+    """`python -m bot run`, answering through the emulator; Telegram then refuses its token: the
+    process logs why (one JSON line at error level) and exits with status 1; `health` says so."""
+    env = {"DATABASE_URL": database_url}
+    async with sandbox(tmp_path, database_url) as box:
+        user = await box.client.new_user("ru")
+        assert not (await box.client.send(user, "/start")).timed_out
+        healthy = await asyncio.to_thread(python_m_bot, "health", cwd=tmp_path, env=env)
+        assert healthy.returncode == 0, healthy.stderr
+        box.server.emulator.token = "123456789:revoked"
+        assert await asyncio.to_thread(box.bot.process.wait, 60) == 1
+    lines = [json.loads(line) for line in (tmp_path / "bot.log").read_text().splitlines()]
+    died = [line for line in lines if line["event"] == "receiver_died"]
+    assert len(died) == 1 and died[0]["level"] == "error" and "InvalidToken" in died[0]["reason"]
+    unhealthy = await asyncio.to_thread(python_m_bot, "health", cwd=tmp_path, env=env)
+    assert unhealthy.returncode == 1 and "not receiving updates" in unhealthy.stderr
