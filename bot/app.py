@@ -156,11 +156,14 @@ def build_application(
 
 
 ALLOWED_UPDATES = [Update.MESSAGE, Update.EDITED_MESSAGE, Update.CALLBACK_QUERY]
+POLL_TIMEOUT = 10.0
+"""Seconds a getUpdates call waits for new updates."""
 
 
 def build_receiver(settings: Settings, application: Application) -> Receiver:
     """How the bot receives updates: a webhook server when WEBHOOK_URL is set, else long polling."""
-    source: Polling | Webhook = Polling(ALLOWED_UPDATES)
+    # A long poll never outlasts a heartbeat, so a quiet bot stays healthy.
+    source: Polling | Webhook = Polling(ALLOWED_UPDATES, min(POLL_TIMEOUT, settings.heartbeat_seconds))
     if settings.webhook_url:
         settings.require("webhook_secret")
         assert settings.webhook_secret is not None

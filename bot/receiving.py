@@ -48,7 +48,7 @@ class Polling:
     """Long polling: getUpdates waiting up to `timeout` seconds for new updates."""
 
     allowed_updates: Sequence[str]
-    timeout: float = 10.0
+    timeout: float
 
 
 @dataclass(frozen=True)
