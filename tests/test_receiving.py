@@ -6,17 +6,20 @@ import asyncio
 import io
 import json
 import re
+import socket
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from bot.app import ALLOWED_UPDATES, build_application
+from bot.app import ALLOWED_UPDATES, build_application, build_receiver
 from bot.health import STALE_BEATS, Heartbeat, UnhealthyError, check
-from bot.receiving import Polling, Receiver, ReceiverDiedError, serve
+from bot.receiving import Polling, Receiver, ReceiverDiedError, Webhook, serve
 from db.migrate import head_revision
 from devtools.emulator import BotApiEmulator
 from devtools.emulator.client import ControlClient
+from devtools.emulator.request import EmulatorRequest
 from devtools.emulator.server import EmulatorServer
 from devtools.sandbox.process import sandbox
 from tests.conftest import ROOT, TEST_TOKEN, entries, make_settings, python_m_bot
@@ -87,3 +90,25 @@ async def test_the_bot_process_exits_1_when_its_receiver_dies(database_url: str,
     assert len(died) == 1 and died[0]["level"] == "error" and "InvalidToken" in died[0]["reason"]
     unhealthy = await asyncio.to_thread(python_m_bot, "health", cwd=tmp_path, env=env)
     assert unhealthy.returncode == 1 and "not receiving updates" in unhealthy.stderr
+
+
+async def test_a_webhook_that_cannot_listen_stops_the_bot(database_url: str, tmp_path: Path) -> None:
+    """The webhook's port is taken by another program: the receiver dies at start, and says why."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        settings = make_settings(
+            database_url,
+            webhook_url=f"http://127.0.0.1:{port}/telegram",
+            webhook_secret="s3cret",
+            webhook_port=port,
+            heartbeat_file=str(tmp_path / "heartbeat"),
+        )
+        application = build_application(settings, request=EmulatorRequest(BotApiEmulator(TEST_TOKEN)))
+        receiver = build_receiver(settings, application)
+        assert isinstance(receiver.source, Webhook)
+        receiver.source = replace(receiver.source, listen="127.0.0.1")
+        with pytest.raises(ReceiverDiedError, match="OSError"):
+            await asyncio.wait_for(serve(application, receiver, signals=()), timeout=30)
+    assert not application.running and not settings.heartbeat_file.exists()
