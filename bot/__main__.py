@@ -10,7 +10,6 @@ import asyncio
 import logging
 import sys
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from core.config import ConfigError, Settings, load_settings
 from core.i18n import LANGUAGES, MissingCatalogError, MissingTranslationError
@@ -19,22 +18,34 @@ from survey.model import QuestionnaireError
 
 log = logging.getLogger("bot")
 EXPORT_FORMATS = ("csv", "xlsx", "sav")
-WEBHOOK_LISTEN = "0.0.0.0"
 
 
-async def prepare_database(settings: Settings) -> None:
-    """Connect, and bring the schema to head; an unusable database is a ConfigError."""
+async def prepare_database(settings: Settings, *, migrate: bool = True) -> None:
+    """Connect, and bring the schema to head (or, not `migrate`, check it is there, changing nothing).
+
+    An unusable database, or one at another revision when not migrating, is a ConfigError.
+    """
     from sqlalchemy.exc import DBAPIError, OperationalError
 
     from db.engine import create_engine
-    from db.migrate import UnknownRevisionError, upgrade_to_head
+    from db.migrate import (
+        RevisionMismatchError,
+        UnknownRevisionError,
+        head_revision,
+        require_head,
+        upgrade_to_head,
+    )
 
+    if not migrate and settings.sqlite_path is not None and not settings.sqlite_path.exists():
+        raise ConfigError("DATABASE_URL", str(RevisionMismatchError(None, head_revision())))
     try:
         engine = create_engine(settings.database_url)
     except (OSError, ValueError) as exc:
         raise ConfigError("DATABASE_URL", f"cannot use the database: {exc}") from None
     try:
-        await upgrade_to_head(engine)
+        await (upgrade_to_head(engine) if migrate else require_head(engine))
+    except RevisionMismatchError as exc:
+        raise ConfigError("DATABASE_URL", str(exc)) from None
     except (OSError, OperationalError, DBAPIError, UnknownRevisionError) as exc:
         reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
         raise ConfigError("DATABASE_URL", f"cannot use the database: {reason}") from None
@@ -42,45 +53,36 @@ async def prepare_database(settings: Settings) -> None:
         await engine.dispose()
 
 
-def run(settings: Settings) -> None:
-    """Start the bot: long polling, or a webhook server when WEBHOOK_URL is set."""
-    from bot.app import ALLOWED_UPDATES, build_application
+def run(settings: Settings) -> int:
+    """Start the bot (long polling, or a webhook server when WEBHOOK_URL is set); 1 if receiving failed."""
+    from bot.app import build_application, build_receiver
+    from bot.receiving import ReceiverDiedError, Webhook, serve
 
     settings.require("bot_token", "pseudonym_key")
     if settings.webhook_url:
         settings.require("webhook_secret")
     asyncio.run(prepare_database(settings))
     application = build_application(settings)
-    if settings.webhook_url and settings.webhook_secret:
-        log.info("starting", extra={"mode": "webhook", "port": settings.webhook_port})
-        application.run_webhook(
-            listen=WEBHOOK_LISTEN,
-            port=settings.webhook_port,
-            url_path=urlsplit(settings.webhook_url).path.lstrip("/"),
-            webhook_url=settings.webhook_url,
-            secret_token=settings.webhook_secret.get_secret_value(),
-            allowed_updates=ALLOWED_UPDATES,
-        )
-        return
-    log.info("starting", extra={"mode": "polling"})
-    application.run_polling(allowed_updates=ALLOWED_UPDATES)
+    receiver = build_receiver(settings, application)
+    log.info("starting", extra={"mode": "webhook" if isinstance(receiver.source, Webhook) else "polling"})
+    try:
+        asyncio.run(serve(application, receiver))
+    except ReceiverDiedError:
+        return 1  # logged as receiver_died, with the reason
+    return 0
 
 
 async def export_dataset(settings: Settings, file_format: str, out: Path, language: str) -> list[Path]:
-    """Write the dataset in `file_format` to `out`, and its codebook beside it."""
+    """Write the dataset in `file_format` to `out`, and its codebook beside it; never migrates."""
+    from bot.researchers import collect_from
     from core.i18n import I18n
-    from db.engine import create_engine, session_factory
-    from research.export import WRITERS, collect, write_codebook
+    from research.export import WRITERS, write_codebook
     from research.labels import Labels
     from survey.analysis import schema_questionnaire
 
-    await prepare_database(settings)
-    engine = create_engine(settings.database_url)
-    try:
-        labels = Labels(I18n.load().translator(language), schema_questionnaire(settings.questionnaire_file))
-        table = await collect(session_factory(engine), labels)
-    finally:
-        await engine.dispose()
+    await prepare_database(settings, migrate=False)
+    labels = Labels(I18n.load().translator(language), schema_questionnaire(settings.questionnaire_file))
+    table = await collect_from(settings.database_url, labels)
     codebook = out.with_name(f"{out.stem}-codebook.csv")
     out.parent.mkdir(parents=True, exist_ok=True)
     await asyncio.to_thread(WRITERS[file_format], table, out)
@@ -125,7 +127,10 @@ def _parser() -> argparse.ArgumentParser:
     exporting.add_argument("--out", type=Path, required=True, help="the file to write")
     exporting.add_argument("--language", choices=LANGUAGES, help="language of the labels (DEFAULT_LANGUAGE)")
     sub.add_parser("migrate", help="bring the database schema to the newest revision")
-    sub.add_parser("health", help="exit 0 when the database answers at the newest revision, else 1")
+    sub.add_parser(
+        "health",
+        help="exit 0 when the running bot receives updates and the database is at the newest revision",
+    )
     sub.add_parser("compile-catalogs", help="write the compiled .mo beside each locales/ catalog")
     sub.add_parser("keygen", help="print a fresh PSEUDONYM_KEY (256 random bits as 64 hex digits)")
     return parser
@@ -145,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
         configure_logging(secrets=settings.secret_values)
         command = args.command or ("run" if settings.bot_token else "sandbox")
         if command == "run":
-            run(settings)
+            return run(settings)
         elif command == "sandbox":
             from devtools.sandbox.run import run_sandbox
 

@@ -8,12 +8,14 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from telegram import BotCommand, Update
+from telegram.constants import ParseMode
 from telegram.ext import (
     AIORateLimiter,
     Application,
     ApplicationBuilder,
     CallbackQueryHandler,
     CommandHandler,
+    Defaults,
     MessageHandler,
     filters,
 )
@@ -21,9 +23,9 @@ from telegram.request import BaseRequest
 
 from bot import digest, handlers
 from bot import researchers as research
-from bot.concurrency import PerUserUpdateProcessor
 from bot.context import CONTEXT_TYPES, SERVICES, Context
-from bot.receiving import ConfirmingUpdater
+from bot.health import Heartbeat
+from bot.receiving import Polling, Receiver, Webhook
 from conversation.callbacks import Action
 from conversation.services import Services, utc_now
 from core.config import Settings
@@ -122,15 +124,16 @@ def build_application(
         .base_url(f"{settings.bot_api_url}/bot")
         .base_file_url(f"{settings.bot_api_url}/file/bot")
         .context_types(CONTEXT_TYPES)
+        .defaults(Defaults(parse_mode=ParseMode.HTML))
         .post_init(_post_init)
         .post_shutdown(_post_shutdown)
-        .concurrent_updates(PerUserUpdateProcessor(settings.concurrent_updates))
+        .concurrent_updates(settings.concurrent_updates)
+        .updater(None)
         .rate_limiter(AIORateLimiter(max_retries=FLOOD_RETRIES))
     )
     if request is not None:
         builder = builder.request(request).get_updates_request(request)
     application = builder.build()
-    application.updater = ConfirmingUpdater(application)
     application.bot_data[SERVICES] = services
 
     private = filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE
@@ -172,3 +175,17 @@ def build_application(
 
 
 ALLOWED_UPDATES = [Update.MESSAGE, Update.EDITED_MESSAGE, Update.CALLBACK_QUERY]
+POLL_TIMEOUT = 10.0
+"""Seconds a getUpdates call waits for new updates."""
+
+
+def build_receiver(settings: Settings, application: Application) -> Receiver:
+    """How the bot receives updates: a webhook server when WEBHOOK_URL is set, else long polling."""
+    # A long poll never outlasts a heartbeat, so a quiet bot stays healthy.
+    source: Polling | Webhook = Polling(ALLOWED_UPDATES, min(POLL_TIMEOUT, settings.heartbeat_seconds))
+    if settings.webhook_url:
+        settings.require("webhook_secret")
+        assert settings.webhook_secret is not None
+        secret = settings.webhook_secret.get_secret_value()
+        source = Webhook(settings.webhook_url, secret, settings.webhook_port, ALLOWED_UPDATES)
+    return Receiver(application, source, Heartbeat.of(settings))

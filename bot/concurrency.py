@@ -3,13 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable
-from typing import Any
+from collections.abc import Awaitable, Callable
 
 from telegram import Update
-from telegram.ext import BaseUpdateProcessor
-
-from core.config import DEFAULT_CONCURRENT_UPDATES
 
 
 def ordering_key(update: object) -> int | None:
@@ -21,43 +17,39 @@ def ordering_key(update: object) -> int | None:
     return update.effective_chat.id if update.effective_chat is not None else None
 
 
-class PerUserUpdateProcessor(BaseUpdateProcessor):
-    """Up to `max_concurrent_updates` at once, one at a time per person, in arrival order.
+class PerPersonOrder:
+    """One person's updates one at a time, in arrival order; other people's meanwhile.
 
-    PTB starts the processing of updates in the order they arrive; an asyncio.Lock hands itself
-    over first come, first served, so a person's updates keep their order. The person's lock is
-    taken before a concurrency slot, so one person's queue never holds slots others could use.
-    Locks of people with nothing in flight are dropped: memory does not grow with respondents.
+    The receiver starts handling updates in the order Telegram sent them, each through
+    `run`; an asyncio.Lock hands itself over first come, first served, so a person's updates
+    keep their order. The person's turn is waited for before `work` takes one of the
+    application's concurrency slots (PTB's update processor bounds them), so one person's
+    queue never holds slots others could use. Locks of people with nothing in flight are
+    dropped: memory does not grow with respondents.
     """
 
-    def __init__(self, max_concurrent_updates: int = DEFAULT_CONCURRENT_UPDATES) -> None:
-        super().__init__(max_concurrent_updates)
+    def __init__(self) -> None:
         self._locks: dict[int, tuple[asyncio.Lock, int]] = {}
 
-    async def process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
-        """Wait for the same person's earlier updates, then for a free slot, then run the handlers."""
+    @property
+    def people_in_flight(self) -> int:
+        """How many people have an update being handled or waiting."""
+        return len(self._locks)
+
+    async def run(self, update: object, work: Callable[[], Awaitable[None]]) -> None:
+        """Wait for the same person's earlier updates, then await `work()`."""
         key = ordering_key(update)
         if key is None:
-            await super().process_update(update, coroutine)
+            await work()
             return
         lock, waiting = self._locks.get(key, (asyncio.Lock(), 0))
         self._locks[key] = (lock, waiting + 1)
         try:
             async with lock:
-                await super().process_update(update, coroutine)
+                await work()
         finally:
             lock, waiting = self._locks[key]
             if waiting == 1:
                 del self._locks[key]
             else:
                 self._locks[key] = (lock, waiting - 1)
-
-    async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
-        """Run the handlers (ordering and the slot are taken care of in process_update)."""
-        await coroutine
-
-    async def initialize(self) -> None:
-        """Nothing to set up."""
-
-    async def shutdown(self) -> None:
-        """Nothing to tear down."""

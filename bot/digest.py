@@ -9,14 +9,16 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
+from html import escape
 from zoneinfo import ZoneInfo
 
 from apscheduler.triggers.cron import CronTrigger
 from telegram import Bot, Message, Update
-from telegram.constants import MessageLimit, ParseMode
+from telegram.constants import MessageLimit
 from telegram.error import BadRequest, Forbidden, NetworkError
 
 from bot.context import Context
+from bot.refusals import log_refusal
 from conversation.services import Services
 from db import digests
 from db.models import DigestStatus
@@ -95,13 +97,11 @@ async def send(bot: Bot, chat_id: int, messages: list[str], image: bytes | None,
     """Send the digest; returns the id of its first message."""
     first: int | None = None
     for text in messages:
-        sent = await _with_retries(
-            lambda text=text: bot.send_message(chat_id, text, parse_mode=ParseMode.HTML)
-        )
+        sent = await _with_retries(lambda text=text: bot.send_message(chat_id, text))
         first = first or sent.message_id
     if image is not None:
         await _with_retries(
-            lambda: bot.send_photo(chat_id, image, caption=caption[: MessageLimit.CAPTION_LENGTH])
+            lambda: bot.send_photo(chat_id, image, caption=escape(caption[: MessageLimit.CAPTION_LENGTH]))
         )
     assert first is not None
     return first
@@ -159,13 +159,13 @@ async def _record_failure(services: Services, bot: Bot, post_id: int, key: str, 
     for researcher in services.settings.researcher_ids:
         _ = services.i18n.translator(services.settings.default_language)
         try:
-            await bot.send_message(
-                researcher,
-                _(
-                    "The digest could not be posted to the channel: {reason}. "
-                    "Please make the bot an administrator of the channel, or check DIGEST_CHAT_ID.",
-                    reason=reason,
-                ),
+            notice = _(
+                "The digest could not be posted to the channel: {reason}. "
+                "Please make the bot an administrator of the channel, or check DIGEST_CHAT_ID.",
+                reason=reason,
             )
-        except (Forbidden, BadRequest) as error:
+            await bot.send_message(researcher, escape(notice))
+        except Forbidden as error:
             log.warning("researcher_unreachable", extra={"reason": error.message})
+        except BadRequest as error:
+            log_refusal(log, "researcher_unreachable", error)

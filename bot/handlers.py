@@ -1,20 +1,25 @@
-"""PTB handlers: each opens one transaction, lets the conversation decide, commits, then replies."""
+"""PTB handlers: each opens one transaction, lets the conversation decide, commits, then replies.
+
+Every text is HTML (the application's default parse mode): the views' text as rendered, any other
+text escaped.
+"""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from html import escape
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
-from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError
 
 from bot.context import Context
+from bot.refusals import log_refusal
 from conversation import turns as conversation
 from conversation.callbacks import decode
 from conversation.render import View
 from conversation.turns import Edit, Send, StripButtons, Toast, Turn
-from core.i18n import LANGUAGES, N_
+from core.i18n import N_, supported_language
 from db import repo
 from db.engine import wipe_deleted
 
@@ -61,9 +66,7 @@ async def _perform(turn: Turn, update: Update, context: Context) -> None:
         if isinstance(reply, Toast):
             toast = reply.text
         elif isinstance(reply, Send):
-            message = await bot.send_message(
-                chat.id, reply.view.text, parse_mode=ParseMode.HTML, reply_markup=markup(reply.view)
-            )
+            message = await bot.send_message(chat.id, reply.view.text, reply_markup=markup(reply.view))
             if reply.track is not None:
                 async with turn.services.sessions.begin() as session:
                     await repo.remember_question_message(
@@ -71,17 +74,17 @@ async def _perform(turn: Turn, update: Update, context: Context) -> None:
                     )
         else:
             await _edit(reply, chat.id, context)
-    await _answer_query(update, toast)
+    await answer_query(update, toast)
 
 
-async def _answer_query(update: Update, toast: str | None) -> None:
+async def answer_query(update: Update, toast: str | None) -> None:
     """Close the button's spinner; a query Telegram already expired is no error for anyone."""
     if update.callback_query is None:
         return
     try:
         await update.callback_query.answer(toast)
     except BadRequest as error:
-        log.info("callback_answer_skipped", extra={"reason": error.message})
+        log_refusal(log, "callback_answer_skipped", error)
 
 
 async def _edit(reply: Edit | StripButtons, chat_id: int, context: Context) -> None:
@@ -96,13 +99,12 @@ async def _edit(reply: Edit | StripButtons, chat_id: int, context: Context) -> N
                 reply.view.text,
                 chat_id,
                 reply.message_id,
-                parse_mode=ParseMode.HTML,
                 reply_markup=markup(reply.view),
             )
         else:
             await context.bot.edit_message_reply_markup(chat_id, reply.message_id, reply_markup=None)
     except BadRequest as error:
-        log.info("edit_skipped", extra={"reason": error.message})
+        log_refusal(log, "edit_skipped", error)
     except NetworkError as error:
         if isinstance(reply, Edit) and reply.view.buttons:
             raise
@@ -173,14 +175,14 @@ async def group_start(update: Update, context: Context) -> None:
     """/start in a group: invite to a private chat; the survey never runs in groups."""
     assert update.effective_message is not None and update.effective_user is not None
     services = context.services
-    lang = (update.effective_user.language_code or "").split("-")[0]
-    lang = lang if lang in LANGUAGES else services.settings.default_language
+    lang = supported_language(update.effective_user.language_code) or services.settings.default_language
     _ = services.i18n.translator(lang)
     link = f"https://t.me/{context.bot.username}?start=survey"
     keyboard = InlineKeyboardMarkup([[InlineKeyboardButton(_("Open a private chat"), url=link)]])
     try:
         await update.effective_message.reply_text(
-            _("The survey is anonymous and runs only in a private chat with me."), reply_markup=keyboard
+            escape(_("The survey is anonymous and runs only in a private chat with me.")),
+            reply_markup=keyboard,
         )
     except Forbidden:
         log.info("group_reply_forbidden")
@@ -195,12 +197,12 @@ async def on_error(update: object, context: Context) -> None:
     if update.effective_chat.type != "private":
         return
     services = context.services
-    lang = (update.effective_user.language_code or "").split("-")[0]
-    _ = services.i18n.translator(lang if lang in LANGUAGES else services.settings.default_language)
+    lang = supported_language(update.effective_user.language_code) or services.settings.default_language
+    _ = services.i18n.translator(lang)
     try:
         if update.callback_query:
             await update.callback_query.answer(_(TRY_AGAIN))
         else:
-            await context.bot.send_message(update.effective_chat.id, _(TRY_AGAIN))
+            await context.bot.send_message(update.effective_chat.id, escape(_(TRY_AGAIN)))
     except Exception as notify_error:
         log.warning("error_notice_failed", extra={"error": type(notify_error).__name__})

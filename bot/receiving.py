@@ -6,6 +6,13 @@ them: the people who sent them get no reply. Here polling always asks from the o
 still being handled, and the webhook answers Telegram once the update is handled, so Telegram
 keeps (and after a crash delivers again, to this process or another replica) everything not yet
 handled; an update handled before but delivered again is recognised by `processed_updates`.
+
+The Receiver is ours from end to end (PTB's Updater is not used): it hands each update to the
+application's public `update_processor.process_update(update, application.process_update(update))`
+once the same person's earlier updates are done (bot.concurrency). `serve` is the bot's run
+loop. A receiver that dies (an error it does not survive, such as a revoked token) is logged at
+error level, removes the heartbeat that `python -m bot health` checks, and stops the bot:
+`serve` raises ReceiverDiedError, and the process exits with status 1.
 """
 
 from __future__ import annotations
@@ -14,12 +21,18 @@ import asyncio
 import contextlib
 import datetime as dtm
 import logging
-from collections.abc import Callable, Sequence
+import signal
+from collections.abc import Sequence
+from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from aiohttp import web
 from telegram import Update
 from telegram.error import InvalidToken, RetryAfter, TelegramError
-from telegram.ext import Application, Updater
+from telegram.ext import Application
+
+from bot.concurrency import PerPersonOrder
+from bot.health import Heartbeat
 
 log = logging.getLogger(__name__)
 
@@ -27,92 +40,113 @@ BUSY_WAIT = 0.25
 """While updates are being handled, poll again after one of them is done, or after this many seconds."""
 MAX_BACKOFF = 30.0
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
-class ConfirmingUpdater(Updater):
-    """An Updater that hands updates straight to the application and confirms each once handled."""
+@dataclass(frozen=True)
+class Polling:
+    """Long polling: getUpdates waiting up to `timeout` seconds for new updates."""
 
-    def __init__(self, application: Application) -> None:
-        super().__init__(application.bot, application.update_queue)
-        self.application = application
+    allowed_updates: Sequence[str]
+    timeout: float
+
+
+@dataclass(frozen=True)
+class Webhook:
+    """A webhook server on `listen:port` (TLS in front of it), registered with Telegram as `url`."""
+
+    url: str
+    secret: str
+    port: int
+    allowed_updates: Sequence[str]
+    listen: str = "0.0.0.0"
+    max_connections: int = 40
+
+    @property
+    def path(self) -> str:
+        """The path the server answers on: the URL's."""
+        return "/" + urlsplit(self.url).path.strip("/")
+
+
+class ReceiverDiedError(Exception):
+    """The receiver stopped on an error it does not survive; the message names the error."""
+
+    def __init__(self, error: BaseException | None) -> None:
+        super().__init__(f"receiving updates failed: {type(error).__name__}: {error}")
+
+
+class Receiver:
+    """Takes updates from Telegram (polling or webhook), hands them on, confirms each once handled."""
+
+    def __init__(self, application: Application, source: Polling | Webhook, heartbeat: Heartbeat) -> None:
+        self.application, self.source, self.heartbeat = application, source, heartbeat
+        self.order = PerPersonOrder()
+        self.stopping = asyncio.Event()
+        """Set when the bot should wind down: a stop signal, or the receiver died."""
+        self.failure: ReceiverDiedError | None = None
+        self._task: asyncio.Task[None] | None = None
         self._handling: dict[int, asyncio.Task[None]] = {}
         self._progress = asyncio.Event()
-        self._poller: asyncio.Task[None] | None = None
         self._handled: set[int] = set()
         """Updates handled but not yet confirmed (an older one is still in hand)."""
         self._after_batch = 0
-        """The offset that confirms the last batch received, as PTB's Updater keeps it (0: none yet)."""
+        """The offset that confirms the last batch received (0: none yet)."""
         self._server: web.AppRunner | None = None
-        self._secret: str | None = None
 
-    async def start_polling(
-        self,
-        poll_interval: float = 0.0,
-        timeout: dtm.timedelta | float = dtm.timedelta(seconds=10),  # noqa: ASYNC109 (Updater's signature)
-        bootstrap_retries: int = 0,
-        allowed_updates: Sequence[str] | None = None,
-        drop_pending_updates: bool | None = None,
-        error_callback: Callable[[TelegramError], None] | None = None,
-    ) -> asyncio.Queue[object]:
-        """Delete any webhook, then poll in the background until stop()."""
-        if self.running:
-            raise RuntimeError("This Updater is already running!")
-        if not self._initialized:
-            raise RuntimeError("This Updater was not initialized via `Updater.initialize`!")
-        seconds = _seconds(timeout)
-        await self._bootstrap(
-            max_retries=bootstrap_retries,
-            webhook_url="",
-            allowed_updates=None,
-            drop_pending_updates=drop_pending_updates,
-        )
-        self._running = True
-        self._poller = asyncio.create_task(self._poll(seconds, allowed_updates), name="confirming_poller")
-        return self.update_queue
+    async def start(self) -> None:
+        """Start receiving in the background (registering or deleting the webhook first)."""
+        if self._task is not None:
+            raise RuntimeError("the receiver is already running")
+        work = self._serve(self.source) if isinstance(self.source, Webhook) else self._poll(self.source)
+        self._task = asyncio.create_task(work, name="receiver")
+        self._task.add_done_callback(self._ended)
 
-    async def start_webhook(  # type: ignore[override]
-        self,
-        listen: str = "127.0.0.1",
-        port: int = 80,
-        url_path: str = "",
-        *,
-        webhook_url: str | None = None,
-        allowed_updates: Sequence[str] | None = None,
-        drop_pending_updates: bool | None = None,
-        max_connections: int = 40,
-        secret_token: str | None = None,
-        bootstrap_retries: int = 0,
-        **others: object,
-    ) -> asyncio.Queue[object]:
-        """Serve `/url_path` on `listen:port` (TLS in front of it), then register `webhook_url`."""
-        if self.running:
-            raise RuntimeError("This Updater is already running!")
-        unsupported = sorted(name for name, value in others.items() if value is not None)
-        if unsupported:
-            raise ValueError(f"webhook options not supported here: {', '.join(unsupported)}")
+    def _ended(self, task: asyncio.Task[None]) -> None:
+        """The receiving task ended: by stop() (cancelled), or it died; then log why and stop the bot."""
+        self.heartbeat.stop()
+        if task.cancelled():
+            return
+        self.failure = ReceiverDiedError(task.exception())
+        log.error("receiver_died", extra={"reason": str(self.failure)})
+        self.stopping.set()
+
+    async def stop(self) -> None:
+        """Stop receiving, let the updates in hand finish, then confirm them."""
+        if self._task is not None:
+            self._task.cancel()  # an unanswered getUpdates confirms nothing: safe to abandon
+            await asyncio.wait([self._task])
+        if self._server is not None:
+            await self._server.cleanup()
+        if self._handling:
+            await asyncio.wait(list(self._handling.values()))
+        if self._after_batch:
+            with contextlib.suppress(TelegramError):
+                await self.application.bot.get_updates(offset=self._after_batch, timeout=0, limit=1)
+
+    async def _serve(self, webhook: Webhook) -> None:
+        """Serve the webhook, register it with Telegram, and beat while the server runs."""
         app = web.Application()
-        app.router.add_post("/" + url_path.strip("/"), self._receive)
+        app.router.add_post(webhook.path, self._receive)
         self._server = web.AppRunner(app, access_log=None)
         await self._server.setup()
-        await web.TCPSite(self._server, listen, port).start()
-        self._secret = secret_token
-        await self._bootstrap(
-            max_retries=bootstrap_retries,
-            webhook_url=webhook_url,
-            allowed_updates=allowed_updates,
-            drop_pending_updates=drop_pending_updates,
-            max_connections=max_connections,
-            secret_token=secret_token,
+        await web.TCPSite(self._server, webhook.listen, webhook.port).start()
+        await self.application.bot.set_webhook(
+            webhook.url,
+            allowed_updates=webhook.allowed_updates,
+            max_connections=webhook.max_connections,
+            secret_token=webhook.secret,
         )
-        self._running = True
-        return self.update_queue
+        while True:
+            self.heartbeat.beat()
+            await asyncio.sleep(self.heartbeat.seconds)
 
     async def _receive(self, request: web.Request) -> web.Response:
         """One webhook request: 200 once the update is handled; 403 without the secret."""
-        if self._secret is not None and request.headers.get(SECRET_HEADER) != self._secret:
+        assert isinstance(self.source, Webhook)
+        if request.headers.get(SECRET_HEADER) != self.source.secret:
             return web.Response(status=403)
         try:
-            update = Update.de_json(await request.json(), self.bot)
+            update = Update.de_json(await request.json(), self.application.bot)
         except (ValueError, TypeError, KeyError):
             return web.Response(status=400)
         task = self._handling.get(update.update_id) or self._take(update)
@@ -125,38 +159,24 @@ class ConfirmingUpdater(Updater):
         self._handling[update.update_id] = task
         return task
 
-    async def stop(self) -> None:
-        """Stop receiving, let the updates in hand finish, then confirm them."""
-        if not self.running:
-            raise RuntimeError("This Updater is not running!")
-        self._running = False
-        if self._server is not None:
-            await self._server.cleanup()
-        if self._poller is not None:
-            self._poller.cancel()  # an unanswered getUpdates confirms nothing: safe to abandon
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._poller
-        if self._handling:
-            await asyncio.wait(list(self._handling.values()))
-        if self._after_batch:
-            with contextlib.suppress(TelegramError):
-                await self.bot.get_updates(offset=self._after_batch, timeout=0, limit=1)
-
     def _offset(self) -> int:
         """What to ask from: the oldest update still in hand, else the one after the last batch."""
         offset = min(self._handling) if self._handling else self._after_batch
         self._handled = {update_id for update_id in self._handled if update_id >= offset}
         return offset
 
-    async def _poll(self, wait: float, allowed_updates: Sequence[str] | None) -> None:
+    async def _poll(self, polling: Polling) -> None:
+        """Delete any webhook, then poll until cancelled; only an invalid token ends it."""
+        bot = self.application.bot
+        await bot.delete_webhook()
         backoff = 1.0
         while True:
             busy = bool(self._handling)
             try:
-                updates = await self.bot.get_updates(
+                updates = await bot.get_updates(
                     offset=self._offset(),
-                    timeout=0 if busy else wait,
-                    allowed_updates=allowed_updates,
+                    timeout=0 if busy else polling.timeout,
+                    allowed_updates=polling.allowed_updates,
                 )
             except InvalidToken:
                 raise
@@ -169,6 +189,7 @@ class ConfirmingUpdater(Updater):
                 backoff = min(backoff * 2, MAX_BACKOFF)
                 continue
             backoff = 1.0
+            self.heartbeat.beat()
             for update in updates:
                 if update.update_id not in self._handling and update.update_id not in self._handled:
                     self._take(update)
@@ -180,15 +201,52 @@ class ConfirmingUpdater(Updater):
                     await asyncio.wait_for(self._progress.wait(), BUSY_WAIT)
 
     async def _handle(self, update: Update) -> None:
-        """Run the update through the application's processor (each person's updates in order)."""
-        application = self.application
+        """Run the update through the application's processor once the person's earlier ones are done."""
         try:
-            await application.update_processor.process_update(update, application.process_update(update))
+            await self.order.run(update, lambda: self._process(update))
         finally:
             del self._handling[update.update_id]
-            if self._poller is not None:  # a webhook's updates are confirmed one by one
+            if isinstance(self.source, Polling):  # a webhook's updates are confirmed one by one
                 self._handled.add(update.update_id)
             self._progress.set()
+
+    async def _process(self, update: Update) -> None:
+        """The update's handlers, in one of the application's concurrency slots."""
+        application = self.application
+        await application.update_processor.process_update(update, application.process_update(update))
+
+
+async def serve(application: Application, receiver: Receiver, signals: Sequence[int] = STOP_SIGNALS) -> None:
+    """Run the bot until one of `signals` (or `receiver.stopping`); ReceiverDiedError if the receiver died.
+
+    As PTB's run_polling does: initialize, post_init, start; then the receiver; and at the end
+    the receiver's stop (the updates in hand finish and are confirmed), stop, post_stop,
+    shutdown, post_shutdown.
+    """
+    loop = asyncio.get_running_loop()
+    for number in signals:
+        loop.add_signal_handler(number, receiver.stopping.set)
+    await application.initialize()
+    try:
+        if application.post_init:
+            await application.post_init(application)
+        await application.start()
+        try:
+            await receiver.start()
+            await receiver.stopping.wait()
+        finally:
+            await receiver.stop()
+            await application.stop()
+            if application.post_stop:
+                await application.post_stop(application)
+    finally:
+        await application.shutdown()
+        if application.post_shutdown:
+            await application.post_shutdown(application)
+        for number in signals:
+            loop.remove_signal_handler(number)
+    if receiver.failure is not None:
+        raise receiver.failure
 
 
 def _seconds(period: dtm.timedelta | float) -> float:

@@ -6,6 +6,8 @@ import re
 from dataclasses import dataclass
 from enum import StrEnum
 
+from core.i18n import LANGUAGES
+
 MAX_CALLBACK_BYTES = 64
 
 
@@ -33,9 +35,10 @@ class Callback:
 
 
 _CODE = r"[a-z][a-z0-9_]{0,31}"
+_LANGUAGE = "|".join(map(re.escape, LANGUAGES))
 _PATTERNS = {
-    Action.LANGUAGE: re.compile(r"l:(?P<language>kk|ru)"),
-    Action.CONSENT: re.compile(r"c:(?P<language>kk|ru):(?P<value>yes|no)"),
+    Action.LANGUAGE: re.compile(rf"l:(?P<language>{_LANGUAGE})"),
+    Action.CONSENT: re.compile(rf"c:(?P<language>{_LANGUAGE}):(?P<value>yes|no)"),
     Action.ANSWER: re.compile(rf"a:(?P<response>[0-9a-f]{{8}}):(?P<step>\d{{1,6}}):(?P<value>{_CODE})"),
     Action.TOGGLE: re.compile(rf"t:(?P<response>[0-9a-f]{{8}}):(?P<step>\d{{1,6}}):(?P<value>{_CODE})"),
     Action.DONE: re.compile(r"d:(?P<response>[0-9a-f]{8}):(?P<step>\d{1,6})"),

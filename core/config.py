@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Annotated, Literal, TypeVar
+from typing import Annotated, TypeVar
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import AfterValidator, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from core.i18n import LANGUAGES, known_language
 from core.logs import MIN_SECRET_LENGTH
 from core.privacy import key_bytes
 
@@ -17,6 +18,8 @@ DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///data/survey.sqlite3"
 WEBHOOK_SECRET = re.compile(r"[A-Za-z0-9_-]{16,256}")
 SUPPORTED_DATABASES = ("sqlite+aiosqlite", "postgresql+asyncpg")
 DEFAULT_CONCURRENT_UPDATES = 64
+Language = Annotated[str, AfterValidator(known_language)]
+"""One of core.i18n.LANGUAGES."""
 
 
 class ConfigError(Exception):
@@ -47,16 +50,18 @@ class Settings(SchemaSettings):
     researcher_ids: Annotated[frozenset[int], NoDecode] = frozenset()
     digest_chat_id: int | None = None
     digest_schedule: str = "0 20 * * *"
-    digest_languages: Annotated[tuple[Literal["kk", "ru"], ...], NoDecode] = ("kk", "ru")
+    digest_languages: Annotated[tuple[Language, ...], NoDecode] = LANGUAGES
     digest_grace_hours: float = Field(default=6, ge=0)
     timezone: str = "Asia/Almaty"
     min_cell: int = Field(default=10, ge=1)
-    default_language: Literal["kk", "ru"] = "ru"
+    default_language: Language = "ru"
     bot_api_url: str = "https://api.telegram.org"
     webhook_url: str | None = None
     webhook_port: int = Field(default=8443, ge=1, le=65535)
     webhook_secret: SecretStr | None = None
     concurrent_updates: int = Field(default=DEFAULT_CONCURRENT_UPDATES, ge=1)
+    heartbeat_file: Path = Path("data/heartbeat")
+    heartbeat_seconds: float = Field(default=15, gt=0)
 
     @field_validator("researcher_ids", mode="before")
     @classmethod
@@ -76,9 +81,8 @@ class Settings(SchemaSettings):
     def _split_languages(cls, value: object) -> object:
         if isinstance(value, str):
             languages = tuple(part.strip() for part in value.split(",") if part.strip())
-            unknown = [lang for lang in languages if lang not in ("kk", "ru")]
-            if unknown or not languages:
-                raise ValueError(f"expected a comma-separated list of kk and ru, got {value!r}")
+            if not languages:
+                raise ValueError(f"expected a comma-separated list of {', '.join(LANGUAGES)}, got {value!r}")
             return languages
         return value
 

@@ -13,7 +13,6 @@ from babel.support import Translations
 import locales
 
 LOCALES_DIR = Path(locales.__file__).resolve().parent
-LANGUAGES = ("kk", "ru")
 DOMAIN = "messages"
 
 
@@ -23,6 +22,28 @@ def N_(message: str) -> str:
 
 
 LANGUAGE_NAMES = {"kk": N_("Kazakh"), "ru": N_("Russian")}
+"""The bot's languages, declared here only: code (locales/CODE/) and name (a msgid), in menu order."""
+LANGUAGES = tuple(LANGUAGE_NAMES)
+
+
+def supported_language(language_code: str | None) -> str | None:
+    """The bot's language for a Telegram language code ("kk-KZ" is kk), or None."""
+    language = (language_code or "").split("-")[0].lower()
+    return language if language in LANGUAGES else None
+
+
+class UnknownLanguageError(ValueError):
+    """A language code the bot has no catalog for."""
+
+    def __init__(self, language: str) -> None:
+        super().__init__(f"expected one of {', '.join(LANGUAGES)}, got {language!r}")
+
+
+def known_language(language: str) -> str:
+    """`language` if the bot speaks it; UnknownLanguageError otherwise (for settings and arguments)."""
+    if language not in LANGUAGES:
+        raise UnknownLanguageError(language)
+    return language
 
 
 class MissingTranslationError(Exception):

@@ -9,12 +9,14 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from sqlalchemy import column, inspect, select, table
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 log = logging.getLogger(__name__)
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+VERSION_TABLE = "alembic_version"
 PG_MIGRATION_LOCK = 0x5375_7276  # any fixed key: replicas starting together migrate one at a time
 
 
@@ -25,6 +27,16 @@ class UnknownRevisionError(Exception):
         super().__init__(
             f"database is at revision {revision!r}, which this version of the bot does not know; "
             "run a newer version or restore a matching backup"
+        )
+
+
+class RevisionMismatchError(Exception):
+    """The database is not at the code's revision, and the command at hand does not migrate."""
+
+    def __init__(self, found: str | None, expected: str) -> None:
+        super().__init__(
+            f"the database is at revision {found or 'none (no schema)'}, this version of the bot reads "
+            f"revision {expected}; run `python -m bot migrate` first (this command changes nothing)"
         )
 
 
@@ -49,6 +61,13 @@ def _current(connection: Connection) -> str | None:
     return MigrationContext.configure(connection).get_current_revision()
 
 
+def _recorded(connection: Connection) -> str | None:
+    """The revision the database records, read without Alembic's migration context (which logs)."""
+    if not inspect(connection).has_table(VERSION_TABLE):
+        return None
+    return connection.execute(select(column("version_num")).select_from(table(VERSION_TABLE))).scalar()
+
+
 def _upgrade(connection: Connection) -> tuple[str | None, str]:
     if connection.dialect.name == "postgresql":
         connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({PG_MIGRATION_LOCK})")
@@ -62,6 +81,16 @@ def _upgrade(connection: Connection) -> tuple[str | None, str]:
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
     return before, head
+
+
+async def require_head(engine: AsyncEngine) -> str:
+    """The head revision if the database is at it; RevisionMismatchError otherwise. Changes nothing."""
+    async with engine.connect() as connection:
+        found = await connection.run_sync(_recorded)
+    head = head_revision()
+    if found != head:
+        raise RevisionMismatchError(found, head)
+    return head
 
 
 async def upgrade_to_head(engine: AsyncEngine) -> None:

@@ -28,6 +28,8 @@ class ChartSpec:
     shares: list[list[float]]
     counts: list[int]
     note: str
+    colors: tuple[str, ...] | None = None
+    """One per segment; None: matplotlib's default cycle."""
 
 
 def chart_spec(
@@ -66,9 +68,11 @@ def render_png(spec: ChartSpec) -> bytes:
     positions = list(range(len(spec.bars)))[::-1]
     stacked = len(spec.segments) > 1
     left = [0.0] * len(spec.bars)
-    for segment, shares in zip(spec.segments, spec.shares, strict=True):
+    colors = spec.colors or (None,) * len(spec.segments)
+    for segment, shares, color in zip(spec.segments, spec.shares, colors, strict=True):
         percents = [s * 100 for s in shares]
-        drawn = axes.barh(positions, percents, left=left, label=textwrap.fill(segment, LABEL_WIDTH))
+        label = textwrap.fill(segment, LABEL_WIDTH)
+        drawn = axes.barh(positions, percents, left=left, label=label, color=color)
         labels = [f"{p:.0f}%" if s >= SHOW_SHARE_FROM else "" for p, s in zip(percents, shares, strict=True)]
         axes.bar_label(drawn, labels=labels, label_type="center" if stacked else "edge", fontsize=8)
         left = [a + b for a, b in zip(left, percents, strict=True)]

@@ -9,17 +9,15 @@ from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from html import escape
-from io import BytesIO
-from itertools import cycle
+from itertools import cycle, islice
 from zoneinfo import ZoneInfo
 
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.config import Settings
 from core.i18n import N_, I18n, Translator
 from db import digests, stats
+from research import charts
 from research.disclosure import TOTAL, SafeTable, protect_together, round_shares
 from survey.flow import label_of
 from survey.model import SKIP, Breakdown, DigestPlan, Questionnaire
@@ -194,26 +192,19 @@ class DigestWriter:
             return None
         _ = self.i18n.translator(self.settings.digest_languages[0])
         rows = [TOTAL, *(r for r in table.rows if r != NOT_STATED and table.count(r, TOTAL))]
-        labels = [_("everyone") if r == TOTAL else str(r).replace("-", "–") for r in rows]
-        figure = Figure(figsize=(8, 4.5), dpi=100)
-        FigureCanvasAgg(figure)
-        axes = figure.subplots()
-        left = [0.0] * len(rows)
-        for column, color in zip(plan.words, cycle(COLORS), strict=False):
-            values = [
-                (round_shares({c: table.share(r, c) for c in plan.categories}).get(column) or 0) for r in rows
-            ]
-            axes.barh(labels, values, left=left, color=color, label=_(plan.words[column]))
-            left = [a + b for a, b in zip(left, values, strict=True)]
-        axes.set_xlim(0, 100)
-        axes.set_xlabel("%")
-        axes.invert_yaxis()
-        axes.set_title(_(CHART_TITLE, n=figures.total))
-        axes.legend(loc="lower right", fontsize="small")
-        figure.tight_layout()
-        buffer = BytesIO()
-        figure.savefig(buffer, format="png")
-        return buffer.getvalue()
+        percents = [round_shares({c: table.share(r, c) for c in plan.categories}) for r in rows]
+        shown = list(plan.words)
+        return charts.render_png(
+            charts.ChartSpec(
+                title=_(CHART_TITLE, n=figures.total),
+                bars=[_("everyone") if r == TOTAL else str(r).replace("-", "–") for r in rows],
+                segments=[_(plan.words[column]) for column in shown],
+                shares=[[(p.get(column) or 0) / 100 for p in percents] for column in shown],
+                counts=[table.count(r, TOTAL) or 0 for r in rows],
+                note="",
+                colors=tuple(islice(cycle(COLORS), len(shown))),
+            )
+        )
 
     def render(self, figures: Figures, bot_username: str) -> tuple[list[str], bytes | None, str]:
         """The digest's messages, chart and chart caption (CPU-bound: the caller runs it off the loop)."""

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import io
+import json
+import logging
 import os
 import random
 import subprocess
@@ -18,6 +21,7 @@ from telegram.ext import Application
 
 from bot.app import build_application
 from core.config import Settings
+from core.logs import JsonFormatter
 from db.engine import create_engine
 from db.migrate import upgrade_to_head
 from db.models import Base
@@ -168,6 +172,26 @@ async def table_rows(engine: AsyncEngine) -> dict[str, list[tuple[object, ...]]]
 async def scalar(engine: AsyncEngine, sql: str, **params: object) -> object:
     async with engine.connect() as connection:
         return (await connection.execute(text(sql), params)).scalar()
+
+
+@pytest.fixture
+def log_lines() -> Iterator[io.StringIO]:
+    """Everything logged at INFO and above, formatted as the bot formats it in production."""
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonFormatter(secrets=[TEST_TOKEN]))
+    root = logging.getLogger()
+    level = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    yield stream
+    root.removeHandler(handler)
+    root.setLevel(level)
+
+
+def entries(stream: io.StringIO) -> list[dict[str, object]]:
+    """Each line as the JSON object it must be."""
+    return [json.loads(line) for line in stream.getvalue().splitlines()]
 
 
 ROOT = Path(__file__).resolve().parent.parent

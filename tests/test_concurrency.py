@@ -6,15 +6,15 @@ import asyncio
 import random
 
 from telegram import Update
-from telegram.ext import Application
+from telegram.ext import Application, SimpleUpdateProcessor
 
-from bot.concurrency import PerUserUpdateProcessor
+from bot.concurrency import PerPersonOrder
 from devtools.emulator import BotApiEmulator
 from tests.harness import BotHarness
 
 
 async def test_one_persons_updates_run_in_order_while_others_overlap() -> None:
-    processor = PerUserUpdateProcessor(max_concurrent_updates=8)
+    processor, order = SimpleUpdateProcessor(max_concurrent_updates=8), PerPersonOrder()
     emulator = BotApiEmulator()
     users = [{"id": 100 + n, "is_bot": False, "first_name": "U"} for n in range(4)]
     log: list[tuple[int, int, str]] = []
@@ -31,25 +31,52 @@ async def test_one_persons_updates_run_in_order_while_others_overlap() -> None:
         log.append((user_id, sequence, "end"))
         running -= 1
 
+    def receive(update: Update, user_id: int, sequence: int) -> asyncio.Task[None]:
+        return asyncio.create_task(
+            order.run(update, lambda: processor.process_update(update, handle(user_id, sequence)))
+        )
+
     tasks = []
     async with processor:
         for sequence in range(10):
             for user in users:
                 update = Update.de_json(emulator.user_message(user, text=str(sequence)), None)
-                tasks.append(
-                    asyncio.create_task(processor.process_update(update, handle(user["id"], sequence)))
-                )
+                tasks.append(receive(update, user["id"], sequence))
         await asyncio.gather(*tasks)
     for user in users:
         mine = [(sequence, what) for who, sequence, what in log if who == user["id"]]
         assert mine == [(s, w) for s in range(10) for w in ("start", "end")], "in order, one at a time"
     assert overlap > 1, "different people are served concurrently"
-    assert processor._locks == {}, "no lock is kept once a person has nothing in flight"
+    assert order.people_in_flight == 0, "no lock is kept once a person has nothing in flight"
 
 
-async def test_the_application_is_built_with_that_processor(harness: BotHarness) -> None:
+async def test_one_person_flooding_the_bot_holds_one_slot_not_all() -> None:
+    """An attacker sends 50 updates while the first is stuck: someone else is still served at once."""
+    processor, order = SimpleUpdateProcessor(max_concurrent_updates=2), PerPersonOrder()
+    emulator = BotApiEmulator()
+    attacker, other = ({"id": n, "is_bot": False, "first_name": "U"} for n in (1, 2))
+    stuck = asyncio.Event()
+
+    async def handle(user: dict[str, object]) -> None:
+        if user is attacker:
+            await stuck.wait()
+
+    def receive(user: dict[str, object]) -> asyncio.Task[None]:
+        update = Update.de_json(emulator.user_message(user, text="x"), None)
+        return asyncio.create_task(order.run(update, lambda: processor.process_update(update, handle(user))))
+
+    async with processor:
+        flood = [receive(attacker) for _ in range(50)]
+        await asyncio.wait_for(receive(other), timeout=5)
+        assert processor.current_concurrent_updates == 1, "the attacker's queue waits outside the slots"
+        stuck.set()
+        await asyncio.gather(*flood)
+    assert order.people_in_flight == 0
+
+
+async def test_the_application_bounds_concurrency_with_ptbs_processor(harness: BotHarness) -> None:
     application: Application = harness.application
-    assert isinstance(application.update_processor, PerUserUpdateProcessor)
+    assert isinstance(application.update_processor, SimpleUpdateProcessor)
     assert application.update_processor.max_concurrent_updates > 1
 
 

@@ -298,3 +298,18 @@ async def test_network_errors_are_retried_with_backoff(channel_bot: BotHarness, 
     assert len(posts(channel_bot.emulator)) == 1
     [row] = await digest_rows(engine)
     assert row.status == DigestStatus.SENT and row.attempts == 1
+
+
+async def test_telegrams_reason_is_shown_to_researchers_as_text_not_markup(
+    channel_bot: BotHarness, engine: AsyncEngine
+) -> None:
+    """Every text goes out as HTML (the default parse mode): a refusal whose description holds markup
+    (`<b>`, `&`) reaches the researchers verbatim."""
+    reason = 'can\'t parse entities: Unsupported start tag "<b&>" at byte offset 3'
+    channel_bot.emulator.refusals["sendMessage"] = reason
+    await seed(engine, MIXED, local(2026, 3, 20, 10, 0))
+    channel_bot.clock.now = local(2026, 3, 20, 20, 0, 5).astimezone(UTC)
+    assert await run_due(channel_bot) is DigestStatus.FAILED
+    reports = channel_bot.emulator.bot_messages(RESEARCHER_ID)
+    assert len(reports) == 1 and reason.lower() in reports[0].plain_text.lower()
+    assert {call.params.get("parse_mode") for call in channel_bot.calls("sendMessage")} == {"HTML"}

@@ -8,10 +8,12 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
+from core.i18n import LANGUAGES
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="the image is Linux")
@@ -41,23 +43,34 @@ def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
 
 def test_install_compiles_the_catalogs(installed: Path) -> None:
     compiled = list(installed.glob("lib/python*/site-packages/locales/*/LC_MESSAGES/messages.mo"))
-    assert sorted(p.parent.parent.name for p in compiled) == ["kk", "ru"]
+    assert sorted(p.parent.parent.name for p in compiled) == sorted(LANGUAGES)
 
 
-def test_start_migrates_and_the_health_check_passes(installed: Path, tmp_path: Path) -> None:
+def test_start_migrates_and_the_health_check_passes_while_updates_arrive(
+    installed: Path, tmp_path: Path
+) -> None:
+    """Unhealthy before the migration, and then until the bot's receiver beats (data/heartbeat)."""
     python = str(installed / "bin/python")
     env = _env(tmp_path)
-    unhealthy = subprocess.run(
-        [python, "-m", "bot", "health"], env=env, cwd=tmp_path, capture_output=True, text=True
+
+    def health() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [python, "-m", "bot", "health"], env=env, cwd=tmp_path, capture_output=True, text=True
+        )
+
+    unhealthy = health()
+    assert unhealthy.returncode == 1 and unhealthy.stderr.startswith(
+        "unhealthy: the database is at revision none"
     )
-    assert unhealthy.returncode == 1 and unhealthy.stderr.startswith("unhealthy: ")
     migrated = subprocess.run(
         [python, "-m", "bot", "migrate"], env=env, cwd=tmp_path, capture_output=True, text=True
     )
     assert migrated.returncode == 0, migrated.stderr
-    healthy = subprocess.run(
-        [python, "-m", "bot", "health"], env=env, cwd=tmp_path, capture_output=True, text=True
-    )
+    not_receiving = health()
+    assert not_receiving.returncode == 1
+    assert not_receiving.stderr.startswith("unhealthy: not receiving updates: no heartbeat")
+    (tmp_path / "data/heartbeat").write_text(f"{time.time()}\n")  # as the running bot's receiver writes it
+    healthy = health()
     assert healthy.returncode == 0, healthy.stderr
 
 

@@ -177,3 +177,35 @@ async def test_export_of_an_empty_database(database_url: str, tmp_path: Path, fi
     paths = await export_dataset(make_settings(database_url), file_format, out, "ru")
     assert paths == [out, tmp_path / "empty-codebook.csv"]
     assert out.read_text(encoding=CSV_ENCODING).startswith("response_id,")
+
+
+def test_the_export_command_never_migrates(tmp_path: Path) -> None:
+    """On a database without the schema, or at an older revision, `python -m bot export` stops with
+    one line naming both revisions (exit 2) and leaves the database as it was."""
+    import sqlite3
+
+    from db.migrate import head_revision
+    from tests.conftest import python_m_bot
+
+    database = tmp_path / "old.sqlite3"
+    env = {"DATABASE_URL": f"sqlite+aiosqlite:///{database}"}
+    command = ("export", "--format", "csv", "--out", str(tmp_path / "out.csv"))
+    missing = python_m_bot(*command, cwd=tmp_path, env=env, timeout=120)
+    assert missing.returncode == 2 and not database.exists()
+    assert (
+        f"revision none (no schema), this version of the bot reads revision {head_revision()}"
+        in missing.stderr
+    )
+    assert python_m_bot("migrate", cwd=tmp_path, env=env, timeout=120).returncode == 0
+    with sqlite3.connect(database) as connection:
+        connection.execute("UPDATE alembic_version SET version_num = '0001'")
+    older = python_m_bot(*command, cwd=tmp_path, env=env, timeout=120)
+    assert older.returncode == 2, older.stderr
+    lines = older.stderr.strip().splitlines()
+    assert (
+        len(lines) == 1
+        and f"revision 0001, this version of the bot reads revision {head_revision()}" in lines[0]
+    )
+    with sqlite3.connect(database) as connection:
+        assert connection.execute("SELECT version_num FROM alembic_version").fetchall() == [("0001",)]
+    assert not (tmp_path / "out.csv").exists()

@@ -5,38 +5,17 @@ from __future__ import annotations
 import io
 import json
 import logging
-from collections.abc import Iterator
 
 import pytest
 from telegram import Update
 
 from bot.handlers import TRY_AGAIN
 from core.logs import WITHHELD, JsonFormatter
-from tests.conftest import TEST_TOKEN
+from tests.conftest import TEST_TOKEN, entries
 from tests.harness import KNOWN_PERSON, BotHarness
 
 IDENTITY = {str(value) for value in KNOWN_PERSON.values()}
 TYPED = {"Жезқазған-құпия", "Менің жеке пікірім 4821"}
-
-
-@pytest.fixture
-def log_lines() -> Iterator[io.StringIO]:
-    """Everything logged at INFO and above, formatted as the bot formats it in production."""
-    stream = io.StringIO()
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(JsonFormatter(secrets=[TEST_TOKEN]))
-    root = logging.getLogger()
-    level = root.level
-    root.addHandler(handler)
-    root.setLevel(logging.INFO)
-    yield stream
-    root.removeHandler(handler)
-    root.setLevel(level)
-
-
-def entries(stream: io.StringIO) -> list[dict[str, object]]:
-    """Each line as the JSON object it must be."""
-    return [json.loads(line) for line in stream.getvalue().splitlines()]
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
@@ -122,3 +101,33 @@ def harness_update() -> dict[str, object]:
             "text": "Менің жеке пікірім 4821",
         },
     }
+
+
+@pytest.mark.parametrize(
+    ("method", "description", "level"),
+    [
+        ("editMessageText", "message is not modified: specified new message content is the same", "info"),
+        ("editMessageText", "message to edit not found", "info"),
+        ("editMessageText", 'can\'t parse entities: Unsupported start tag "foo" at byte offset 3', "error"),
+        (
+            "answerCallbackQuery",
+            "query is too old and response timeout expired or query ID is invalid",
+            "info",
+        ),
+        ("answerCallbackQuery", "MESSAGE_TOO_LONG", "error"),
+    ],
+)
+async def test_only_telegrams_expected_refusals_are_quiet(
+    harness: BotHarness, log_lines: io.StringIO, method: str, description: str, level: str
+) -> None:
+    """A broken reply (Telegram refuses it for another reason than being late or redundant) is an
+    error in the log, with Telegram's description; the respondent carries on either way."""
+    _ = harness.services.i18n.translator("ru")
+    user = harness.user(language_code="ru")
+    await user.send("/start")
+    harness.emulator.refusals[method] = description
+    await user.press(_("I agree"))
+    assert method not in harness.emulator.refusals, "the bot made the call Telegram refused"
+    refused = [e for e in entries(log_lines) if description.lower() in str(e.get("reason")).lower()]
+    assert [e["level"] for e in refused] == [level]
+    assert _(harness.services.questionnaire["age"].text) in user.last.plain_text, "the next question is there"

@@ -10,9 +10,12 @@ from babel.messages.catalog import Catalog
 from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
 
+from conversation.callbacks import Action, Callback, decode, encode
+from core.config import ConfigError, load_settings
 from core.i18n import LANGUAGES, LOCALES_DIR, I18n, MissingTranslationError, catalog_path
 from survey.model import load_questionnaire
 from tests.conftest import ROOT
+from tests.harness import BotHarness
 
 PLACEHOLDER = re.compile(r"\{(\w*)\}")
 BUTTON_LABEL_LIMIT = 64
@@ -152,3 +155,24 @@ def test_start_up_refuses_a_catalog_missing_a_questionnaire_text(tmp_path: objec
     i18n = I18n.load(target)
     with pytest.raises(MissingTranslationError, match=r"kk.*What is your gender"):
         i18n.require(load_questionnaire().msgids())
+
+
+async def test_the_languages_are_declared_once_and_everything_follows(harness: BotHarness) -> None:
+    """The catalogs in locales/ are exactly core.i18n's languages; the settings, the buttons' data
+    and the command menus follow that one declaration, and refuse any other language."""
+    folders = sorted(path.parent.parent.name for path in LOCALES_DIR.glob("*/LC_MESSAGES/messages.po"))
+    assert folders == sorted(LANGUAGES)
+    for language in LANGUAGES:
+        settings = load_settings(_env_file=None, default_language=language, digest_languages=language)
+        assert (settings.default_language, settings.digest_languages) == (language, (language,))
+        assert decode(encode(Action.LANGUAGE, language)) == Callback(Action.LANGUAGE, language=language)
+    with pytest.raises(ConfigError, match=r"DEFAULT_LANGUAGE: expected one of kk, ru, got 'en'"):
+        load_settings(_env_file=None, default_language="en")
+    with pytest.raises(ConfigError, match=r"DIGEST_LANGUAGES: expected one of kk, ru, got 'en'"):
+        load_settings(_env_file=None, digest_languages="kk,en")
+    assert decode("l:en") is None and decode("c:en:yes") is None
+    application = harness.application
+    assert application.post_init is not None
+    await application.post_init(application)
+    menus = [call.params.get("language_code") for call in harness.calls("setMyCommands")]
+    assert menus == [None, *LANGUAGES]

@@ -241,6 +241,8 @@ class BotApiEmulator:
         self.flood_retry_after = 1
         self.failing_calls = 0
         """The next this many calls fail as Telegram does when its servers are in trouble (502)."""
+        self.refusals: dict[str, str] = {}
+        """Methods whose next call Telegram refuses (400 Bad Request) with the description given."""
         self.limits = FloodLimits()
         self.monotonic: Callable[[], float] = time.monotonic
         self._sent_since_flood = 0
@@ -283,6 +285,8 @@ class BotApiEmulator:
         if self.failing_calls > 0:
             self.failing_calls -= 1
             raise ApiError(502, "Bad Gateway")
+        if method in self.refusals:
+            raise ApiError(400, f"Bad Request: {self.refusals.pop(method)}")
         if files:
             params = {**params, "_files": files}
         return handler(params)
