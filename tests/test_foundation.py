@@ -135,6 +135,7 @@ async def test_a_respondents_identity_is_stored_nowhere(
         ({"BOT_TOKEN": "1:x", "PSEUDONYM_KEY": "k", "DIGEST_SCHEDULE": "every day"}, "DIGEST_SCHEDULE"),
     ],
 )
+@pytest.mark.slow
 def test_bad_configuration_prints_one_line_and_exits_2(
     tmp_path: object, env: dict[str, str], variable: str
 ) -> None:
