@@ -20,6 +20,9 @@ from survey.model import QuestionnaireError
 log = logging.getLogger("bot")
 EXPORT_FORMATS = ("csv", "xlsx", "sav")
 WEBHOOK_LISTEN = "0.0.0.0"
+DEVTOOLS_MISSING = (
+    "a development tool (devtools/), not installed with the bot; run it from a checkout of the sources"
+)
 
 
 async def prepare_database(settings: Settings) -> None:
@@ -168,6 +171,11 @@ def main(argv: list[str] | None = None) -> int:
                 print(path)
     except (ConfigError, QuestionnaireError, MissingCatalogError, MissingTranslationError) as error:
         print(error, file=sys.stderr)
+        return 2
+    except ModuleNotFoundError as error:
+        if (error.name or "").split(".")[0] != "devtools":
+            raise
+        print(f"{command}: {DEVTOOLS_MISSING}", file=sys.stderr)
         return 2
     return 0
 

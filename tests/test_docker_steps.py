@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.__main__ import DEVTOOLS_MISSING
 from tests.conftest import ROOT
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(sys.platform != "linux", reason="the image is Linux")]
@@ -42,6 +43,21 @@ def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
 def test_install_compiles_the_catalogs(installed: Path) -> None:
     compiled = list(installed.glob("lib/python*/site-packages/locales/*/LC_MESSAGES/messages.mo"))
     assert sorted(p.parent.parent.name for p in compiled) == ["kk", "ru"]
+
+
+def test_the_image_holds_no_development_package(installed: Path) -> None:
+    """devtools/ (the emulator, the sandbox), tests/ and bench/ stay out of what the image installs."""
+    [site] = installed.glob("lib/python*/site-packages")
+    assert (site / "bot").is_dir() and (site / "research").is_dir()
+    assert [name for name in ("devtools", "tests", "bench") if (site / name).exists()] == []
+
+
+def test_the_development_commands_say_they_are_not_installed(installed: Path, tmp_path: Path) -> None:
+    """Without a token `python -m bot` is the sandbox: in the image that is one line and exit 2."""
+    result = subprocess.run([str(installed / "bin/python"), "-m", "bot"], env=_env(tmp_path), cwd=tmp_path,
+                            capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1] == f"sandbox: {DEVTOOLS_MISSING}"
 
 
 def test_start_migrates_and_the_health_check_passes(installed: Path, tmp_path: Path) -> None:
