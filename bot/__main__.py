@@ -15,10 +15,10 @@ from urllib.parse import urlsplit
 from core.config import ConfigError, Settings, load_settings
 from core.i18n import LANGUAGES, MissingCatalogError, MissingTranslationError
 from core.logs import configure_logging
+from research.export import WRITERS
 from survey.model import QuestionnaireError
 
 log = logging.getLogger("bot")
-EXPORT_FORMATS = ("csv", "xlsx", "sav")
 WEBHOOK_LISTEN = "0.0.0.0"
 DEVTOOLS_MISSING = (
     "a development tool (devtools/), not installed with the bot; run it from a checkout of the sources"
@@ -73,7 +73,7 @@ async def export_dataset(settings: Settings, file_format: str, out: Path, langua
     """Write the dataset in `file_format` to `out`, and its codebook beside it."""
     from core.i18n import I18n
     from db.engine import create_engine, session_factory
-    from research.export import WRITERS, collect, write_codebook
+    from research.export import collect, write_codebook
     from research.labels import Labels
     from survey.model import load_questionnaire
 
@@ -124,7 +124,7 @@ def _parser() -> argparse.ArgumentParser:
     emulator.add_argument("--port", type=int, default=8081)
     emulator.add_argument("--token", default=None, help="the bot token it accepts")
     exporting = sub.add_parser("export", help="write the dataset and its codebook (needs only DATABASE_URL)")
-    exporting.add_argument("--format", choices=EXPORT_FORMATS, required=True, dest="file_format")
+    exporting.add_argument("--format", choices=tuple(WRITERS), required=True, dest="file_format")
     exporting.add_argument("--out", type=Path, required=True, help="the file to write")
     exporting.add_argument("--language", choices=LANGUAGES, help="language of the labels (DEFAULT_LANGUAGE)")
     sub.add_parser("migrate", help="bring the database schema to the newest revision")

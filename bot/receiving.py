@@ -155,7 +155,7 @@ class ConfirmingUpdater(Updater):
             try:
                 updates = await self.bot.get_updates(
                     offset=self._offset(),
-                    timeout=0 if busy else wait,
+                    timeout=0 if busy else wait,  # type: ignore[arg-type]  # seconds, as float as int
                     allowed_updates=allowed_updates,
                 )
             except InvalidToken:

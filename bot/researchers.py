@@ -9,7 +9,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -70,7 +72,7 @@ def _variables(args: list[str], allowed: tuple[int, ...]) -> list[str] | None:
 
 
 async def _table_ready(
-    update: Update, labels: Labels, names: list[str] | None, cells: dict[object, int], command: str
+    update: Update, labels: Labels, names: list[str] | None, cells: Mapping[Any, int], command: str
 ) -> bool:
     """Explain the usage, or that nothing is there to show yet; True when there is a table."""
     assert update.effective_message is not None

@@ -1,6 +1,6 @@
 """Faults: the bot process killed, its database restarted or locked, two replicas sharing the updates.
 
-The runs are bot/sandbox/faults.py's (bench/faults.py prints them with 200 respondents), here
+The runs are devtools/sandbox/faults.py's (bench/faults.py prints them with 200 respondents), here
 with smaller crowds. Each checks the database against what the simulated respondents did:
 every answer the bot acknowledged is there as given (lost: 0), no row twice (doubled: 0).
 """

@@ -276,8 +276,8 @@ class EmulatorServer:
         except ApiError as error:
             return web.json_response(error.payload(), status=error.code)
         except (KeyError, ValueError, TypeError) as exc:
-            error = ApiError(400, f"Bad Request: invalid or missing parameter: {exc}")
-            return web.json_response(error.payload(), status=error.code)
+            refused = ApiError(400, f"Bad Request: invalid or missing parameter: {exc}")
+            return web.json_response(refused.payload(), status=refused.code)
         except ConnectionResetError:
             log.info("bot_disconnected", extra={"method": method})  # the bot died mid-request
             return web.Response(status=499)
@@ -393,7 +393,7 @@ class EmulatorServer:
         posts: dict[asyncio.Task[None], dict[str, Any]] = {}
         try:
             while True:
-                ready = []
+                ready: list[dict[str, Any]] = []
                 for update in self.pending:
                     if len(posts) + len(ready) >= webhook.max_connections:
                         break
