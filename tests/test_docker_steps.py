@@ -6,8 +6,10 @@ Docker itself cannot run here; the Dockerfile runs exactly these scripts, so thi
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,8 +21,11 @@ pytestmark = [pytest.mark.slow, pytest.mark.skipif(sys.platform != "linux", reas
 
 
 @pytest.fixture(scope="module")
-def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A copy of the sources installed by docker/install.sh into a new virtual environment."""
+def installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A copy of the sources installed by docker/install.sh into a new virtual environment.
+
+    Removed afterwards: its thousands of files would otherwise be left for a later run's clean-up.
+    """
     work = tmp_path_factory.mktemp("image")
     source = work / "src"
     files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT, check=True,
@@ -32,7 +37,8 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
             target.write_bytes((ROOT / name).read_bytes())
     venv = work / "venv"
     subprocess.run(["sh", str(source / "docker/install.sh"), str(source), str(venv)], check=True, timeout=900)
-    return venv
+    yield venv
+    shutil.rmtree(work)
 
 
 def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
