@@ -9,7 +9,7 @@
 Each run starts the real bot (`python -m bot run`) on the local Bot API emulator, lets a crowd
 of simulated respondents take the survey over HTTP (each taking 5 to 15 s per screen, as people
 do), does harm meanwhile, and checks the database against what the crowd did
-(bot/sandbox/faults.py):
+(devtools/sandbox/faults.py):
 
 - kill: SIGKILL the bot process every 5 to 15 s (at random) and start it again; the crowd waits
   20 s for a reply, then sends /start and goes on from whatever the bot shows.

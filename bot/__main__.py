@@ -14,10 +14,13 @@ from pathlib import Path
 from core.config import ConfigError, Settings, load_settings
 from core.i18n import LANGUAGES, MissingCatalogError, MissingTranslationError
 from core.logs import configure_logging
+from research.export import WRITERS
 from survey.model import QuestionnaireError
 
 log = logging.getLogger("bot")
-EXPORT_FORMATS = ("csv", "xlsx", "sav")
+DEVTOOLS_MISSING = (
+    "a development tool (devtools/), not installed with the bot; run it from a checkout of the sources"
+)
 
 
 async def prepare_database(settings: Settings, *, migrate: bool = True) -> None:
@@ -123,7 +126,7 @@ def _parser() -> argparse.ArgumentParser:
     emulator.add_argument("--port", type=int, default=8081)
     emulator.add_argument("--token", default=None, help="the bot token it accepts")
     exporting = sub.add_parser("export", help="write the dataset and its codebook (needs only DATABASE_URL)")
-    exporting.add_argument("--format", choices=EXPORT_FORMATS, required=True, dest="file_format")
+    exporting.add_argument("--format", choices=tuple(WRITERS), required=True, dest="file_format")
     exporting.add_argument("--out", type=Path, required=True, help="the file to write")
     exporting.add_argument("--language", choices=LANGUAGES, help="language of the labels (DEFAULT_LANGUAGE)")
     sub.add_parser("migrate", help="bring the database schema to the newest revision")
@@ -179,6 +182,11 @@ def main(argv: list[str] | None = None) -> int:
                 print(path)
     except (ConfigError, QuestionnaireError, MissingCatalogError, MissingTranslationError) as error:
         print(error, file=sys.stderr)
+        return 2
+    except ModuleNotFoundError as error:
+        if (error.name or "").split(".")[0] != "devtools":
+            raise
+        print(f"{command}: {DEVTOOLS_MISSING}", file=sys.stderr)
         return 2
     return 0
 

@@ -10,9 +10,11 @@ import asyncio
 import logging
 import multiprocessing
 import tempfile
+from collections.abc import Mapping
 from concurrent.futures import ProcessPoolExecutor
 from html import escape
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -85,7 +87,7 @@ def _variables(args: list[str], allowed: tuple[int, ...]) -> list[str] | None:
 
 
 async def _table_ready(
-    update: Update, labels: Labels, names: list[str] | None, cells: dict[object, int], command: str
+    update: Update, labels: Labels, names: list[str] | None, cells: Mapping[Any, int], command: str
 ) -> bool:
     """Explain the usage, or that nothing is there to show yet; True when there is a table."""
     assert update.effective_message is not None

@@ -59,7 +59,7 @@ def decode(data: str | None) -> Callback | None:
     """The Callback behind `data`, or None for anything forged, stale in format, or unknown."""
     if not data or len(data.encode()) > MAX_CALLBACK_BYTES:
         return None
-    pattern = _PATTERNS.get(data[0]) if data[0] in {a.value for a in Action} else None
+    pattern = _PATTERNS.get(Action(data[0])) if data[0] in {a.value for a in Action} else None
     match = pattern.fullmatch(data) if pattern else None
     if match is None:
         return None

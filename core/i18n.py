@@ -120,7 +120,7 @@ class I18n:
     def require(self, messages: list[str]) -> None:
         """Raise MissingTranslationError unless every catalog translates every message."""
         for language, translations in self.translations.items():
-            catalog: dict[object, str] = translations._catalog  # type: ignore[attr-defined]
+            catalog = translations._catalog
             for message in messages:
                 if not catalog.get(message):
                     raise MissingTranslationError(language, message)

@@ -73,7 +73,8 @@ def _library_message(message: str, args: Any) -> str:
     else:
         safe = tuple(_safe_argument(value) for value in args)
     try:
-        return message % safe
+        formatted: str = message % safe
+        return formatted
     except (TypeError, ValueError):
         return message
 

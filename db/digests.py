@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import CursorResult, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import DigestPost, DigestStatus
@@ -32,7 +33,7 @@ async def claim(
     post = (
         await session.execute(select(DigestPost).where(DigestPost.period_key == period_key).with_for_update())
     ).scalar_one()
-    if inserted.rowcount == 1:
+    if cast("CursorResult[Any]", inserted).rowcount == 1:
         return post
     stale = post.status is DigestStatus.CLAIMED and post.claimed_at <= now - lease
     if not stale or post.attempts >= MAX_ATTEMPTS:
@@ -42,7 +43,7 @@ async def claim(
         .where(DigestPost.id == post.id, DigestPost.attempts == post.attempts)
         .values(attempts=post.attempts + 1, claimed_at=now)
     )
-    if retaken.rowcount != 1:
+    if cast("CursorResult[Any]", retaken).rowcount != 1:
         return None
     await session.refresh(post)
     return post

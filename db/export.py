@@ -66,7 +66,7 @@ async def _chunk(session: AsyncSession, after: uuid.UUID | None, size: int) -> l
         key = _hex(response_id)
         picked = tuple(choices.get((key, question), ()))
         answers[key][question] = AnswerValue(option=option, choices=picked, number=value, text=text)
-    return [ResponseRecord(*row, answers=answers[row.id.hex]) for row in responses]
+    return [ResponseRecord(*row, answers=answers[row.id.hex]) for row in responses]  # type: ignore[misc]
 
 
 def _raw(column: Any) -> Any:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, exists, insert, or_, select, update
+from sqlalchemy import CursorResult, delete, exists, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -28,20 +28,20 @@ from survey.flow import AnswerValue
 
 def upsert(session: AsyncSession, table: Any) -> Any:
     """The dialect's INSERT for `table`, which knows ON CONFLICT DO NOTHING / DO UPDATE."""
-    return (pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert)(table)
+    return (pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert)(table)
 
 
 async def claim_update(session: AsyncSession, update_id: int, now: datetime) -> bool:
     """Record that an update is being handled; False when it was handled before."""
     statement = upsert(session, ProcessedUpdate).values(update_id=update_id, processed_at=now)
     result = await session.execute(statement.on_conflict_do_nothing(index_elements=["update_id"]))
-    return result.rowcount == 1
+    return cast("CursorResult[Any]", result).rowcount == 1
 
 
 async def forget_updates_before(session: AsyncSession, cutoff: datetime) -> int:
     """Drop update ids older than `cutoff` (Telegram never redelivers those)."""
     result = await session.execute(delete(ProcessedUpdate).where(ProcessedUpdate.processed_at < cutoff))
-    return result.rowcount
+    return cast("CursorResult[Any]", result).rowcount
 
 
 async def lock_respondent(session: AsyncSession, pseudonym: str) -> Respondent | None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, time, timedelta
-from typing import Literal
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, String, cast, func, literal, select, union_all
@@ -62,7 +62,8 @@ def _columns(variables: Sequence[str]) -> list[str]:
 
 async def count(session: AsyncSession, scope: Scope = COMPLETED) -> int:
     """How many responses are in scope."""
-    return int(await session.scalar(select(func.count()).select_from(Response).where(*scope.conditions())))
+    counted = await session.scalar(select(func.count()).select_from(Response).where(*scope.conditions()))
+    return int(counted or 0)
 
 
 async def counts(
@@ -88,7 +89,7 @@ async def margins(
     scope's status, which then applies only to the variables' counts.
     """
     ordered = _columns(variables)
-    columns = [_TABLE.c[name] for name in ordered]
+    columns: list[Any] = [_TABLE.c[name] for name in ordered]
     if with_statuses:
         columns.insert(0, Response.status)
     wanted = replace(scope, status=None) if with_statuses else scope
@@ -122,7 +123,7 @@ async def median_duration(
     """
     timed = [*scope.conditions(), Response.duration_seconds.is_not(None)]
     if total is None:
-        total = int(await session.scalar(select(func.count()).select_from(Response).where(*timed)))
+        total = int(await session.scalar(select(func.count()).select_from(Response).where(*timed)) or 0)
     if total == 0:
         return None
     middle = (
@@ -133,7 +134,7 @@ async def median_duration(
         .limit(2 - total % 2)
     )
     values = (await session.scalars(middle)).all()
-    return sum(values) / len(values)
+    return sum(value for value in values if value is not None) / len(values)
 
 
 @dataclass(frozen=True)

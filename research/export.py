@@ -134,8 +134,8 @@ def record_values(record: ResponseRecord, labels: Labels) -> dict[str, Any]:
         "completed_at": _moment(record.completed_at),
         "duration_seconds": record.duration_seconds,
     }
-    for question, order in record.option_order.items():
-        row[f"{question}_order"] = ",".join(order)
+    for question_id, order in record.option_order.items():
+        row[f"{question_id}_order"] = ",".join(order)
     for question in labels.questionnaire:
         value = record.answers.get(question.id)
         if question.kind is Kind.MULTI:

@@ -253,7 +253,7 @@ def _question(raw: Any, index: int) -> Question:
     qid = _code(raw.get("id"), f"questions[{index}]")
     where = f"question {qid!r}"
     try:
-        kind = Kind(raw.get("type"))
+        kind = Kind(str(raw.get("type")))
     except ValueError:
         raise QuestionnaireError(where, f"unknown type {raw.get('type')!r}") from None
     options = _options(raw, where)

@@ -1,11 +1,13 @@
-"""A small known dataset, stored through db.repo as the conversation stores answers.
+"""A small known dataset, and two ways of storing synthetic responses that store the same rows.
 
-seed() goes through db.repo exactly as the conversation does; seed_bulk() writes the same rows
-in three statements, for the larger sets the digest tests need (a test checks that they agree).
+seed_through_repo() goes through db.repo exactly as the conversation does; seed_bulk() writes the
+same rows in four statements (tests/test_dataset.py checks that they agree), so seed(), what the
+other tests use, is the bulk one.
 """
 
 from __future__ import annotations
 
+import itertools
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -81,6 +83,14 @@ def answers_of(person: Person) -> dict[str, AnswerValue]:
 
 
 async def seed(engine: AsyncEngine, people: list[Person] = DATASET) -> None:
+    """Store every person's response and answers (respondent ids apart from those the bot creates)."""
+    await seed_bulk(engine, people, first_id=next(_seed_ids))
+
+
+_seed_ids = itertools.count(5_000_000, 10_000)
+
+
+async def seed_through_repo(engine: AsyncEngine, people: list[Person] = DATASET) -> None:
     """Store every person's response and answers, as the conversation would."""
     sessions = session_factory(engine)
     async with sessions.begin() as session:

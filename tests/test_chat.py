@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from core.i18n import I18n
 from survey.model import load_questionnaire
 from tests.conftest import python_m_bot
+
+pytestmark = pytest.mark.slow
 
 
 def test_chat_in_the_terminal_shows_questions_and_numbered_buttons(tmp_path: Path) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.conftest import table_rows
-from tests.dataset import DATASET, seed, seed_bulk
+from tests.dataset import DATASET, seed_bulk, seed_through_repo
 
 
 def _comparable(rows: dict[str, list[tuple[object, ...]]]) -> dict[str, list[tuple[object, ...]]]:
@@ -20,7 +20,7 @@ def _comparable(rows: dict[str, list[tuple[object, ...]]]) -> dict[str, list[tup
 
 
 async def test_bulk_seeding_stores_what_the_repository_stores(engine: AsyncEngine, database_url: str) -> None:
-    await seed(engine)
+    await seed_through_repo(engine)
     through_repo = _comparable(await table_rows(engine))
     async with engine.begin() as connection:
         for table in ("answer_choices", "answers", "responses", "respondents"):

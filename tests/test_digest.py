@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot import digest
 from db.models import DigestPost, DigestStatus
 from devtools.emulator import BotApiEmulator
+from devtools.emulator.core import Chat
 from research.digest import NOT_STATED, DigestWriter, gather
 from research.disclosure import TOTAL
 from tests.conftest import RESEARCHER_ID, make_settings, start_application, stop_application
@@ -120,13 +121,17 @@ async def test_the_start_of_the_application_posts_a_missed_digest(
     emulator.open_chat(CHANNEL, "channel", "Survey results")
     await seed(engine, MIXED, local(2026, 3, 20, 10, 0))
     clock.now = local(2026, 3, 20, 21, 0).astimezone(UTC)
+    posted = asyncio.Event()
+
+    def on_change(chat: Chat) -> None:
+        if chat.id == CHANNEL and posts(emulator):
+            posted.set()
+
+    emulator.observers.append(on_change)
     application = await start_application(
         make_settings(database_url, digest_chat_id=CHANNEL), emulator, clock
     )
-    for _ in range(100):
-        if posts(emulator):
-            break
-        await asyncio.sleep(0.05)
+    await asyncio.wait_for(posted.wait(), 10)
     await stop_application(application)
     assert len(posts(emulator)) == 1
 

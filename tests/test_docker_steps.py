@@ -6,22 +6,28 @@ Docker itself cannot run here; the Dockerfile runs exactly these scripts, so thi
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from bot.__main__ import DEVTOOLS_MISSING
 from core.i18n import LANGUAGES
 from tests.conftest import ROOT
 
-pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="the image is Linux")
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(sys.platform != "linux", reason="the image is Linux")]
 
 
 @pytest.fixture(scope="module")
-def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A copy of the sources installed by docker/install.sh into a new virtual environment."""
+def installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A copy of the sources installed by docker/install.sh into a new virtual environment.
+
+    Removed afterwards: its thousands of files would otherwise be left for a later run's clean-up.
+    """
     work = tmp_path_factory.mktemp("image")
     source = work / "src"
     files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT, check=True,
@@ -33,7 +39,8 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
             target.write_bytes((ROOT / name).read_bytes())
     venv = work / "venv"
     subprocess.run(["sh", str(source / "docker/install.sh"), str(source), str(venv)], check=True, timeout=900)
-    return venv
+    yield venv
+    shutil.rmtree(work)
 
 
 def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
@@ -44,6 +51,21 @@ def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
 def test_install_compiles_the_catalogs(installed: Path) -> None:
     compiled = list(installed.glob("lib/python*/site-packages/locales/*/LC_MESSAGES/messages.mo"))
     assert sorted(p.parent.parent.name for p in compiled) == sorted(LANGUAGES)
+
+
+def test_the_image_holds_no_development_package(installed: Path) -> None:
+    """devtools/ (the emulator, the sandbox), tests/ and bench/ stay out of what the image installs."""
+    [site] = installed.glob("lib/python*/site-packages")
+    assert (site / "bot").is_dir() and (site / "research").is_dir()
+    assert [name for name in ("devtools", "tests", "bench") if (site / name).exists()] == []
+
+
+def test_the_development_commands_say_they_are_not_installed(installed: Path, tmp_path: Path) -> None:
+    """Without a token `python -m bot` is the sandbox: in the image that is one line and exit 2."""
+    result = subprocess.run([str(installed / "bin/python"), "-m", "bot"], env=_env(tmp_path), cwd=tmp_path,
+                            capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1] == f"sandbox: {DEVTOOLS_MISSING}"
 
 
 def test_start_migrates_and_the_health_check_passes_while_updates_arrive(

@@ -178,7 +178,7 @@ async def test_get_updates_long_polls_and_offset_confirms(
     assert time.monotonic() - started >= 0.3
 
     poll = asyncio.create_task(api(http, server, "getUpdates", data={"timeout": "20"}))
-    await asyncio.sleep(0.2)
+    await server.until(lambda: server.waiting["getUpdates"] == 1)
     user = await control.new_user()
     started = time.monotonic()
     await control.send(user, "hello", wait="none")
@@ -195,7 +195,7 @@ async def test_get_updates_long_polls_and_offset_confirms(
 
 async def test_a_second_poller_ends_the_first(server: EmulatorServer, http: ClientSession) -> None:
     first = asyncio.create_task(api(http, server, "getUpdates", data={"timeout": "20"}))
-    await asyncio.sleep(0.2)
+    await server.until(lambda: server.waiting["getUpdates"] == 1)
     second = asyncio.create_task(api(http, server, "getUpdates", data={"timeout": "0.2"}))
     status, body = await first
     assert status == 409 and "terminated by other getUpdates request" in body["description"]
@@ -262,7 +262,7 @@ async def test_pressing_a_button_that_is_not_there_is_refused(
     assert len(server.pending) == pending
 
     press = asyncio.create_task(control.press(user, "Yes", within=10))
-    await asyncio.sleep(0.1)
+    await server.until(lambda: server.waiting["reply"] == 1)
     query = server.pending[-1]["callback_query"]
     assert query["data"] == "y" and query["message"]["text"] == "Sure?"
     status, _ = await api(
@@ -284,7 +284,7 @@ async def test_waiting_for_a_chat_returns_on_its_next_change(
     assert quiet.timed_out and quiet.version == version
 
     waiting = asyncio.create_task(control.wait(user, version, within=20))
-    await asyncio.sleep(0.1)
+    await server.until(lambda: server.waiting["chat"] == 1)
     started = time.monotonic()
     await api(http, server, "sendMessage", data={"chat_id": str(user), "text": "news"})
     changed = await waiting
@@ -292,7 +292,7 @@ async def test_waiting_for_a_chat_returns_on_its_next_change(
     assert not changed.timed_out and changed.bot_messages[-1].text == "news"
 
     sent = asyncio.create_task(control.send(user, "question?"))
-    await asyncio.sleep(0.1)
+    await server.until(lambda: server.waiting["reply"] == 1)
     await api(http, server, "sendMessage", data={"chat_id": str(user), "text": "answer"})
     reply = await sent
     assert [m.text for m in reply.chat.after(reply.message_id or 0)] == ["answer"]

@@ -18,6 +18,8 @@ from devtools.sandbox.verify import check_database
 from survey.model import load_questionnaire
 from tests.conftest import ROOT, TEST_KEY, TEST_TOKEN, python_m_bot
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.mark.parametrize("webhook", [False, True], ids=["polling", "webhook"])
 async def test_bot_process_completes_surveys_over_http(

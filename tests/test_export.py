@@ -92,6 +92,7 @@ def _check_rows(exported: list[dict[str, Any]], database: dict[str, dict[str, An
         assert (None if _empty(row["age_band"]) else row["age_band"]) == BANDS[stored.get("age")]
 
 
+@pytest.mark.slow
 async def test_csv_xlsx_and_sav_round_trip(engine: AsyncEngine, database_url: str, tmp_path: Path) -> None:
     """The command-line export in each format reads back equal to the database, with labels."""
     await seed(engine)

@@ -1,6 +1,6 @@
 """Faults: the bot process killed, its database restarted or locked, two replicas sharing the updates.
 
-The runs are bot/sandbox/faults.py's (bench/faults.py prints them with 200 respondents), here
+The runs are devtools/sandbox/faults.py's (bench/faults.py prints them with 200 respondents), here
 with smaller crowds. Each checks the database against what the simulated respondents did:
 every answer the bot acknowledged is there as given (lost: 0), no row twice (doubled: 0).
 """
@@ -10,12 +10,12 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import Connection, event, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.handlers import TRY_AGAIN
@@ -26,10 +26,10 @@ from devtools.emulator.client import ControlClient, Reply
 from devtools.sandbox.crowd import Outcome, Patience
 from devtools.sandbox.faults import (
     FaultRun,
-    hold_write_lock,
     kill_run,
     postgres_restart_run,
     replicas_run,
+    write_lock,
 )
 from devtools.sandbox.postgres import (
     PostgresUnavailable,
@@ -42,6 +42,7 @@ from devtools.sandbox.process import SANDBOX_TOKEN, sandbox
 from survey.model import load_questionnaire
 from tests.harness import BotHarness
 
+pytestmark = pytest.mark.slow
 LOG_FIELDS = {"time", "level", "logger", "event"}
 QUICK = Patience(reply_timeout=5.0, resumes=20, pause=0.5)
 """A patient crowd without the 200-person runs' time to think: small crowds here act at once."""
@@ -92,18 +93,18 @@ async def test_killed_bot_loses_no_acknowledged_answer(database_url: str, tmp_pa
     assert_logs_clean([tmp_path / "bot.log"], crowd_secrets(run.outcomes))
 
 
-async def hold_respondent(
-    database_url: str, engine: AsyncEngine, key: str, user: int, seconds: float
-) -> None:
-    """Keep the bot from handling `user`'s updates for `seconds`: SQLite's write lock, or their row locked."""
+@asynccontextmanager
+async def respondent_held(database_url: str, engine: AsyncEngine, key: str, user: int) -> AsyncIterator[None]:
+    """While inside, the bot cannot handle `user`'s updates: SQLite's write lock, or their row locked."""
     if database_url.startswith("sqlite"):
-        await asyncio.to_thread(hold_write_lock, database_url, seconds)
+        async with write_lock(database_url):
+            yield
         return
     async with engine.begin() as connection:
         await connection.execute(
             select(Respondent.id).where(Respondent.pseudonym == pseudonym(key, user)).with_for_update()
         )
-        await asyncio.sleep(seconds)
+        yield
 
 
 @pytest.mark.parametrize(
@@ -124,13 +125,17 @@ async def test_a_message_the_killed_bot_had_taken_is_answered_after_all(
         user = await client.new_user("ru")
         await client.send(user, "/start")
         await client.press(user, _("I agree"))
-        holder = asyncio.create_task(hold_respondent(database_url, engine, key, user, 4.0))
-        await asyncio.sleep(0.3)
-        taken = await client.send(user, "41", within=1.0)  # the bot has it, and waits
-        assert taken.timed_out
+        async with respondent_held(database_url, engine, key, user):
+            taken = await client.send(user, "41", wait="none")
+            server = box.server
+            await server.until(
+                lambda: server.handed_out >= (taken.update_id or 0)
+            )  # the bot has it, and waits
+            for replica in range(replicas):
+                await box.kill(replica)
+            assert (await client.chat(user)).version == taken.chat.version, "no reply while held"
         for replica in range(replicas):
-            await box.kill_and_restart(replica)
-        await holder
+            await box.restart(replica)
         chat = await client.settle(user, after=taken.chat.version, first=15.0, quiet=1.0)
     assert chat.version > taken.chat.version
     assert chat.bot_messages[-1].text == _("What is your gender?")
@@ -176,19 +181,29 @@ async def test_postgres_restart_gets_try_again_not_silence(
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 async def test_sqlite_write_lock_held_elsewhere_is_waited_out(harness: BotHarness, database_url: str) -> None:
-    """Another connection holds SQLite's write lock for 3 s: answers wait for it, no error is shown."""
+    """Another connection holds SQLite's write lock: answers wait for it, no error is shown."""
     _ = harness.services.i18n.translator("ru")
     users = [harness.user(language_code="ru") for _ in range(3)]
     for user in users:
         await user.send("/start")
         await user.press(_("I agree"))
-    locker = asyncio.create_task(asyncio.to_thread(hold_write_lock, database_url, 3.0))
-    await asyncio.sleep(0.5)
-    started = time.monotonic()
-    await asyncio.gather(*(user.send("41") for user in users))
-    waited = time.monotonic() - started
-    await locker
-    assert waited >= 2.0, "the answers waited for the lock"
+    asked = [user.last.plain_text for user in users]
+    engine = harness.services.engine.sync_engine
+    waiting: set[int] = set()
+    all_waiting = asyncio.Event()
+
+    def on_statement(connection: Connection, *_args: object) -> None:
+        waiting.add(id(connection))  # its transaction's first statement (BEGIN IMMEDIATE) waits for the lock
+        if len(waiting) == len(users):
+            all_waiting.set()
+
+    async with write_lock(database_url):
+        event.listen(engine, "before_cursor_execute", on_statement)
+        answers = asyncio.gather(*(user.send("41") for user in users))
+        await asyncio.wait_for(all_waiting.wait(), 20)
+        assert [user.last.plain_text for user in users] == asked and not answers.done()
+        event.remove(engine, "before_cursor_execute", on_statement)
+    await answers
     for user in users:
         assert user.last.plain_text == _("What is your gender?")
         assert not any(m.plain_text == _(TRY_AGAIN) for m in user.messages)
@@ -197,12 +212,7 @@ async def test_sqlite_write_lock_held_elsewhere_is_waited_out(harness: BotHarnes
 async def _deliveries_when_all_answered(client: ControlClient) -> list[int]:
     """Webhook deliveries per replica, once the replicas have answered every one (they answer
     Telegram after handling an update, so a reply can arrive before its delivery is done)."""
-    for _ in range(100):
-        stats = await client.stats()
-        if not stats["updates_pending"] and not stats["updates_in_flight"]:
-            break
-        await asyncio.sleep(0.05)
-    return list(stats["backend_deliveries"].values())
+    return list((await client.idle())["backend_deliveries"].values())
 
 
 async def _double_tap(client: ControlClient, user: int, label: str) -> list[Reply]:

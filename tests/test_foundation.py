@@ -145,6 +145,7 @@ async def test_a_respondents_identity_is_stored_nowhere(
         ),
     ],
 )
+@pytest.mark.slow
 def test_bad_configuration_prints_one_line_and_exits_2(
     tmp_path: object, env: dict[str, str], variable: str
 ) -> None:

@@ -88,6 +88,7 @@ class Reply:
     chat: ChatView
     message_id: int | None = None
     toast: str | None = None
+    update_id: int | None = None
 
     @property
     def timed_out(self) -> bool:
@@ -182,7 +183,7 @@ class ControlClient:
             if chat
             else ChatView(0, data["version"], ())
         )
-        return Reply(view, data.get("message_id"), data.get("toast"))
+        return Reply(view, data.get("message_id"), data.get("toast"), data.get("update_id"))
 
     # ---- chats ------------------------------------------------------------------------------
 
@@ -230,6 +231,13 @@ class ControlClient:
     async def stats(self) -> dict[str, Any]:
         """Calls by method, updates pending and delivered, mode."""
         return await self._call("GET", "/stats")
+
+    async def idle(self, within: float = DEFAULT_TIMEOUT) -> dict[str, Any]:
+        """Wait until the bot has answered every update (none pending or being delivered); the stats then."""
+        data: dict[str, Any] = await self._call("GET", "/idle", timeout=within)
+        if data.pop("timed_out"):
+            raise TimeoutError(f"updates still pending after {within} s: {data}")
+        return data
 
     async def wait_for_call(self, method: str, at_least: int = 1, within: float = DEFAULT_TIMEOUT) -> bool:
         """Wait until the bot has called `method` `at_least` times; False on timeout."""

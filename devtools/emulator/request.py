@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from telegram.request import BaseRequest, RequestData
 
@@ -27,7 +26,14 @@ class EmulatorRequest(BaseRequest):
         """Nothing to close."""
 
     async def do_request(
-        self, url: str, method: str, request_data: RequestData | None = None, **_timeouts: Any
+        self,
+        url: str,
+        method: str,
+        request_data: RequestData | None = None,
+        read_timeout: object = BaseRequest.DEFAULT_NONE,
+        write_timeout: object = BaseRequest.DEFAULT_NONE,
+        connect_timeout: object = BaseRequest.DEFAULT_NONE,
+        pool_timeout: object = BaseRequest.DEFAULT_NONE,
     ) -> tuple[int, bytes]:
         """Dispatch `.../bot<token>/<method>` to the emulator and encode its answer as Telegram does."""
         api_method = url.rsplit("/", 1)[-1]

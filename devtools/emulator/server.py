@@ -14,8 +14,9 @@ users and watch chats: create users (`POST /users`), make them send messages
 that is not on the message is refused and the bot gets nothing, as in Telegram), edit
 messages, read a chat (`GET /chats/{id}`), wait for it to change (`GET /chats/{id}/wait`,
 a long poll), fetch sent files, open channels, simulate flood limits (`PUT /flood`) and read
-call counts (`GET /stats`). README.md "The local Bot API" lists every request. Several bot
-processes can stand behind the webhook URL (`backends`, set by bot/sandbox/process.py).
+call counts (`GET /stats`), or wait until every update is answered (`GET /idle`). README.md
+"The local Bot API" lists every request. Several bot processes can stand behind the webhook
+URL (`backends`, set by devtools/sandbox/process.py).
 User actions wait for the bot's reply before answering unless told `"wait": "none"`.
 Waiting is event-driven (asyncio events fired by every change), never a busy loop.
 """
@@ -164,12 +165,17 @@ class EmulatorServer:
         self._user_ids = itertools.count(FIRST_USER_ID)
         self.pending: deque[dict[str, Any]] = deque()
         self.delivered = 0
+        self.handed_out = 0
+        """The newest update_id handed to the bot: returned by getUpdates or posted to its webhook."""
         self.webhook: Webhook | None = None
         self.allowed_updates: frozenset[str] | None = None
         self.calls: Counter[str] = Counter()
         self._arrived = Signal()
         self._called = Signal()
         self._chat_signals: dict[int, Signal] = {}
+        self._activity = Signal()
+        self.waiting: Counter[str] = Counter()
+        """Long polls in progress by kind: "getUpdates", "chat" (chat waits), "reply" (user actions)."""
         self._poll_generation = 0
         self._in_flight: set[int] = set()
         self._webhook_task: asyncio.Task[None] | None = None
@@ -195,6 +201,7 @@ class EmulatorServer:
         control = [
             web.get("/_control/stats", self._stats),
             web.get("/_control/calls/{method}", self._wait_call),
+            web.get("/_control/idle", self._wait_idle),
             web.post("/_control/users", self._new_user),
             web.patch("/_control/users/{user_id}", self._change_user),
             web.post("/_control/users/{user_id}/messages", self._user_sends),
@@ -233,6 +240,21 @@ class EmulatorServer:
         if self._runner is not None:
             await self._runner.cleanup()
 
+    async def until(self, condition: Callable[[], bool], seconds: float = DEFAULT_WAIT) -> None:
+        """Wait until `condition()` holds (woken by every call, update, delivery, chat change, long poll)."""
+        if not await wait_until(self._activity, condition, seconds):
+            raise TimeoutError(f"the emulator did not get there within {seconds} s")
+
+    async def _wait(self, kind: str, signal: Signal, done: Callable[[], bool], seconds: float) -> bool:
+        """wait_until, counted in `waiting` as a long poll of `kind`."""
+        self.waiting[kind] += 1
+        self._activity.fire()
+        try:
+            return await wait_until(signal, done, seconds)
+        finally:
+            self.waiting[kind] -= 1
+            self._activity.fire()
+
     # ---- the Bot API ------------------------------------------------------------------------
 
     async def _bot_api(self, request: web.Request) -> web.Response:
@@ -240,6 +262,7 @@ class EmulatorServer:
         method = request.match_info["method"]
         self.calls[method] += 1
         self._called.fire()
+        self._activity.fire()
         if self.latency:
             await asyncio.sleep(self.latency)
         try:
@@ -253,8 +276,8 @@ class EmulatorServer:
         except ApiError as error:
             return web.json_response(error.payload(), status=error.code)
         except (KeyError, ValueError, TypeError) as exc:
-            error = ApiError(400, f"Bad Request: invalid or missing parameter: {exc}")
-            return web.json_response(error.payload(), status=error.code)
+            refused = ApiError(400, f"Bad Request: invalid or missing parameter: {exc}")
+            return web.json_response(refused.payload(), status=refused.code)
         except ConnectionResetError:
             log.info("bot_disconnected", extra={"method": method})  # the bot died mid-request
             return web.Response(status=499)
@@ -303,16 +326,21 @@ class EmulatorServer:
         self._poll_generation += 1
         generation = self._poll_generation
         self._arrived.fire()
-        await wait_until(
-            self._arrived, lambda: bool(self.pending) or generation != self._poll_generation, timeout
-        )
+
+        def ready() -> bool:
+            return bool(self.pending) or generation != self._poll_generation
+
+        await self._wait("getUpdates", self._arrived, ready, timeout)
         if generation != self._poll_generation:
             raise ApiError(
                 409,
                 "Conflict: terminated by other getUpdates request; "
                 "make sure that only one bot instance is running",
             )
-        return list(itertools.islice(self.pending, limit))
+        batch = list(itertools.islice(self.pending, limit))
+        if batch:
+            self._hand_out(batch[-1])
+        return batch
 
     async def _set_webhook(self, params: dict[str, Any]) -> bool:
         url = str(params.get("url") or "")
@@ -365,7 +393,7 @@ class EmulatorServer:
         posts: dict[asyncio.Task[None], dict[str, Any]] = {}
         try:
             while True:
-                ready = []
+                ready: list[dict[str, Any]] = []
                 for update in self.pending:
                     if len(posts) + len(ready) >= webhook.max_connections:
                         break
@@ -390,6 +418,7 @@ class EmulatorServer:
         """Deliver one update, retrying (as Telegram does) until the bot answers 2xx."""
         assert self._client is not None
         headers = {SECRET_HEADER: webhook.secret_token} if webhook.secret_token else {}
+        self._hand_out(update)
         for attempt in itertools.count():
             url = self._target(webhook, _update_chat(update))
             try:
@@ -404,6 +433,11 @@ class EmulatorServer:
         self.delivered += 1
         self._in_flight.discard(_update_chat(update))
         self._arrived.fire()
+        self._activity.fire()
+
+    def _hand_out(self, update: dict[str, Any]) -> None:
+        self.handed_out = max(self.handed_out, int(update["update_id"]))
+        self._activity.fire()
 
     def _target(self, webhook: Webhook, chat_id: int) -> str:
         """Where one POST goes: the webhook URL, or the next backend in turn for this chat.
@@ -423,6 +457,7 @@ class EmulatorServer:
         if self.allowed_updates is None or _update_kind(update) in self.allowed_updates:
             self.pending.append(update)
             self._arrived.fire()
+            self._activity.fire()
 
     # ---- watching chats ---------------------------------------------------------------------
 
@@ -430,6 +465,7 @@ class EmulatorServer:
         signal = self._chat_signals.get(chat.id)
         if signal is not None:
             signal.fire()
+        self._activity.fire()
 
     def _signal(self, chat_id: int) -> Signal:
         return self._chat_signals.setdefault(chat_id, Signal())
@@ -460,18 +496,19 @@ class EmulatorServer:
             raise ControlError(f"no user {user_id}; create one with POST /_control/users")
         return self.users[user_id]
 
+    def _statistics(self) -> dict[str, Any]:
+        return {
+            "calls": dict(self.calls),
+            "updates_pending": len(self.pending),
+            "updates_in_flight": len(self._in_flight),
+            "updates_delivered": self.delivered,
+            "mode": "webhook" if self.webhook else "polling",
+            "users": len(self.users),
+            "backend_deliveries": dict(self.backend_deliveries),
+        }
+
     async def _stats(self, _request: web.Request) -> web.Response:
-        return web.json_response(
-            {
-                "calls": dict(self.calls),
-                "updates_pending": len(self.pending),
-                "updates_in_flight": len(self._in_flight),
-                "updates_delivered": self.delivered,
-                "mode": "webhook" if self.webhook else "polling",
-                "users": len(self.users),
-                "backend_deliveries": dict(self.backend_deliveries),
-            }
-        )
+        return web.json_response(self._statistics())
 
     async def _wait_call(self, request: web.Request) -> web.Response:
         """Wait until the bot has called `method` at least `at_least` times (e.g. to know it is up)."""
@@ -482,6 +519,16 @@ class EmulatorServer:
             timeout = min(float(request.query.get("timeout", DEFAULT_WAIT)), MAX_WAIT)
             done = await wait_until(self._called, lambda: self.calls[method] >= at_least, timeout)
             return {"method": method, "calls": self.calls[method], "timed_out": not done}
+
+        return web.json_response(await _control(wait()))
+
+    async def _wait_idle(self, request: web.Request) -> web.Response:
+        """Wait until no update is pending or being delivered (the bot answered every one); the stats then."""
+
+        async def wait() -> dict[str, Any]:
+            timeout = min(float(request.query.get("timeout", DEFAULT_WAIT)), MAX_WAIT)
+            done = await wait_until(self._activity, lambda: not self.pending and not self._in_flight, timeout)
+            return self._statistics() | {"timed_out": not done}
 
         return web.json_response(await _control(wait()))
 
@@ -584,7 +631,7 @@ class EmulatorServer:
         def done_waiting() -> bool:
             return chat.version > version if mode == "change" else replied()
 
-        done = await wait_until(self._signal(chat.id), done_waiting, timeout)
+        done = await self._wait("reply", self._signal(chat.id), done_waiting, timeout)
         limit = body.get("limit")
         return {
             "version": chat.version,
@@ -623,7 +670,7 @@ class EmulatorServer:
                 chat = self.emulator.chats.get(chat_id)
                 return chat is not None and chat.version > after
 
-            done = await wait_until(self._signal(chat_id), changed, timeout)
+            done = await self._wait("chat", self._signal(chat_id), changed, timeout)
             limit = request.query.get("limit")
             chat = self.emulator.chats.get(chat_id)
             if chat is None:

@@ -17,7 +17,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TextIO
+from typing import Any, TextIO
 
 from conversation.render import CHECKED
 from core.i18n import LANGUAGES
@@ -194,7 +194,7 @@ class Respondent:
         if self.patience.think:
             await asyncio.sleep(self.patience.think * self.rng.uniform(0.5, 1.5))
 
-    async def send(self, text: str | None = None, **content: object) -> ChatView:
+    async def send(self, text: str | None = None, **content: Any) -> ChatView:
         await self._think()
         reply = await self.client.send(
             self.user_id, text, within=self.patience.reply_timeout, limit=SHOWN_MESSAGES, **content
@@ -215,6 +215,7 @@ class Respondent:
         replies = [tap for tap in taps if isinstance(tap, Reply)]
         if not replies:
             error = taps[0]
+            assert isinstance(error, BaseException)
             if isinstance(error, ControlRefused):
                 if self.patience.resumes:
                     raise Lost()
@@ -395,9 +396,9 @@ class Respondent:
         """What the persona types for age: a mistake first, if planned, then the number."""
         self.age_attempts += 1
         language = self.persona.language
-        if self.age_attempts == 1 and self.mistakes.pop(Mistake.AGE_WITH_UNIT, None):
+        if self.age_attempts == 1 and self.mistakes.pop(Mistake.AGE_WITH_UNIT, False):
             return YEARS[language].format(age=self.persona.age)
-        if self.age_attempts <= 2 and self.mistakes.pop(Mistake.AGE_IN_WORDS, None):
+        if self.age_attempts <= 2 and self.mistakes.pop(Mistake.AGE_IN_WORDS, False):
             return AGE_IN_WORDS[language]
         return str(self.persona.age)
 

@@ -22,7 +22,8 @@ import random
 import sqlite3
 import subprocess
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -248,13 +249,15 @@ def read_log(path: Path) -> list[dict[str, object]]:
 # ---- SQLite's write lock held elsewhere ---------------------------------------------------------
 
 
-def hold_write_lock(database_url: str, seconds: float) -> None:
-    """Take the write lock of the SQLite file of `database_url` in another connection, for `seconds`."""
-    connection = sqlite3.connect(str(make_url(database_url).database), isolation_level=None)
+@asynccontextmanager
+async def write_lock(database_url: str) -> AsyncIterator[None]:
+    """The write lock of the SQLite file of `database_url`, held by another connection while inside."""
+    path = str(make_url(database_url).database)
+    connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
     try:
-        connection.execute("BEGIN IMMEDIATE")
-        time.sleep(seconds)
-        connection.execute("COMMIT")
+        await asyncio.to_thread(connection.execute, "BEGIN IMMEDIATE")
+        yield
+        await asyncio.to_thread(connection.execute, "COMMIT")
     finally:
         connection.close()
 
@@ -274,7 +277,8 @@ async def sqlite_lock_run(
         async def lock(crowd: asyncio.Task[list[Outcome]]) -> dict[str, object]:
             held = 0
             while await _pause(crowd, 1.0):
-                await asyncio.to_thread(hold_write_lock, database_url, hold)
+                async with write_lock(database_url):
+                    await asyncio.sleep(hold)
                 held += 1
             return {f"write lock held elsewhere for {hold:.0f} s": f"{held} times"}
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import random
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -106,7 +107,7 @@ class Persona:
         return int(self.answers["age"])  # type: ignore[call-overload]
 
 
-def _pick(rng: random.Random, weights: dict[str, float]) -> str:
+def _pick(rng: random.Random, weights: Mapping[str, float]) -> str:
     codes = list(weights)
     return rng.choices(codes, [max(weights[c], 0.0) for c in codes])[0]
 

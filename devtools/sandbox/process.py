@@ -136,13 +136,20 @@ class Sandbox:
     def emulator(self) -> BotApiEmulator:
         return self.server.emulator
 
+    async def kill(self, index: int = 0) -> None:
+        """kill -9 one bot process."""
+        await asyncio.to_thread(self.bots[index].kill)
+
+    async def restart(self, index: int = 0) -> None:
+        """Start a killed bot process again, and wait until it is back."""
+        calls = self.server.calls[self.up_method]
+        self.bots[index].start()
+        await wait_until_up(self.client, [self.bots[index]], self.up_method, calls + 1)
+
     async def kill_and_restart(self, index: int = 0) -> None:
         """kill -9 one bot process, start it again, and wait until it is back."""
-        bot = self.bots[index]
-        calls = self.server.calls[self.up_method]
-        await asyncio.to_thread(bot.kill)
-        bot.start()
-        await wait_until_up(self.client, [bot], self.up_method, calls + 1)
+        await self.kill(index)
+        await self.restart(index)
 
 
 async def wait_until_up(client: ControlClient, bots: list[BotProcess], method: str, at_least: int) -> None:
