@@ -142,7 +142,12 @@ async def publish(services: Services, bot: Bot, due: datetime) -> DigestStatus |
         return DigestStatus.FAILED
     async with services.sessions.begin() as session:
         await digests.finish(
-            session, post.id, services.clock(), message_id=message_id, data_until=figures.as_of
+            session,
+            post.id,
+            services.clock(),
+            message_id=message_id,
+            data_until=figures.as_of,
+            published=figures.to_json(),
         )
     log.info("digest_sent", extra={"period": key})
     return DigestStatus.SENT
