@@ -219,9 +219,9 @@ class DigestWriter:
 
     def chart(self, figures: Figures) -> bytes | None:
         """A bar chart of stance shares by age band (hidden groups left out), as PNG."""
-        table = figures.tables["age_band"]
         if figures.total is None:
             return None
+        table = figures.tables["age_band"]
         _ = self.i18n.translator(self.settings.digest_languages[0])
         rows = [TOTAL, *(r for r in table.rows if r != NOT_STATED and table.count(r, TOTAL))]
         labels = [_("everyone") if r == TOTAL else str(r).replace("-", "–") for r in rows]
