@@ -66,7 +66,9 @@ def _writer(services: Services) -> DigestWriter:
 
 
 async def _figures(services: Services, now: datetime) -> Figures:
-    return await gather(services.sessions, services.questionnaire, services.settings.min_cell, now)
+    return await gather(
+        services.sessions, services.questionnaire, services.settings.min_cell, now, services.rng
+    )
 
 
 # ---- posting ------------------------------------------------------------------------------------

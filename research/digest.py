@@ -5,7 +5,7 @@ Telegram-free: bot/digest.py schedules, claims and posts what DigestWriter write
 
 from __future__ import annotations
 
-import secrets
+import random
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -99,13 +99,18 @@ def _rows(
 
 
 async def gather(
-    sessions: async_sessionmaker[AsyncSession], questionnaire: Questionnaire, min_cell: int, now: datetime
+    sessions: async_sessionmaker[AsyncSession],
+    questionnaire: Questionnaire,
+    min_cell: int,
+    now: datetime,
+    rng: random.Random,
 ) -> Figures:
     """Count, by the database, what the digest shows, rounded to steps of MIN_CELL.
 
     Figures move on only when at least MIN_CELL people completed since the last digest;
     otherwise that digest's figures are shown again exactly as they were stored, whatever was
-    erased since. The rounding key is drawn at the first digest and kept from then on.
+    erased since. The rounding key is drawn from `rng` (a SystemRandom in production) at the first
+    digest and kept from then on.
     """
     k = min_cell
     async with sessions.begin() as session:
@@ -119,7 +124,7 @@ async def gather(
         total = await stats.count(session, scope)
         by_age = await stats.counts(session, ["age_band", "stance"], scope)
         by_source = await stats.counts(session, ["main_source", "stance"], scope)
-    key = previous.key if previous is not None else secrets.token_hex(32)
+    key = previous.key if previous is not None else f"{rng.getrandbits(256):064x}"
     if total < k:
         return Figures(now, None, None, False, {}, key)
     bands = [code for code, _low, _high in AGE_BANDS]

@@ -206,7 +206,9 @@ async def test_a_channel_the_bot_cannot_post_to_is_reported_once(
 
 async def gather_figures(harness: BotHarness, now: datetime):  # type: ignore[no-untyped-def]
     services = harness.services
-    return await gather(services.sessions, services.questionnaire, services.settings.min_cell, now)
+    return await gather(
+        services.sessions, services.questionnaire, services.settings.min_cell, now, services.rng
+    )
 
 
 async def test_nothing_under_the_minimum_cell_size_is_published(
