@@ -108,10 +108,10 @@ class Attack:
 
 
 def pinned_groups(
-    publications: Sequence[Figures], only_newcomers: bool = False
+    publications: Sequence[Figures], only_newcomers: bool = False, base: int = K
 ) -> dict[str, tuple[int, int]]:
     """The small groups the attacker pins in one publication, or in the change between two."""
-    attack = Attack(publications, only_newcomers=only_newcomers)
+    attack = Attack(publications, base, only_newcomers)
     found = {}
     for name, line in attack.groups(len(publications) - 1, publications[-1]).items():
         objective = dict(line)

@@ -1,9 +1,6 @@
-"""Disclosure control, tried as an adversary: a linear-programming attacker reads every digest of a
-crowd run, and every consecutive pair, and tries to pin a group of 1..MIN_CELL-1 people.
-
-What a reader knows of the true count behind a published one: random rounding to steps of k
-puts it within k-1 of the figure. The total is exact, the two tables count the same people
-(the same column totals), and counts are not negative.
+"""Disclosure control, tried as an adversary: the linear-programming attacker of tests/attacker.py
+reads every digest of a crowd run, and every consecutive pair, and tries to pin a group of
+1..MIN_CELL-1 people; the information loss is measured (tests/loss.py).
 """
 
 from __future__ import annotations
@@ -20,7 +17,7 @@ from db.engine import session_factory
 from db.models import DigestPost, Respondent
 from research.digest import NOT_STATED, STANCES, Figures
 from research.disclosure import TOTAL, chance, round_shares, round_table, round_to
-from tests.attacker import Attack, pinned_groups
+from tests.attacker import pinned_groups
 from tests.dataset import Person, random_person, seed_bulk
 from tests.harness import BotHarness
 from tests.loss import Loss, crowd_digests, truth
@@ -66,15 +63,28 @@ def test_published_figures_survive_storage_exactly() -> None:
     assert again.unchanged and again.new is None and again.key == "key"
 
 
-def test_the_attacker_pins_the_small_groups_of_unprotected_counts() -> None:
-    """The attacker works: given exact counts (rounding to steps of 1), it finds the small cells."""
-    exact = round_table(
-        "age_band", {"18-29": {"russia": 3, "ukraine": 40}, "55+": {"russia": 30}}, STANCES, 1, ""
+def test_the_attacker_pins_small_groups_and_newcomers_in_exact_counts() -> None:
+    """The attacker works: given exact counts (rounding to steps of 1), it finds the small cells, and the
+    answers of 12 newcomers (5 "Russia", 7 "Ukraine") from the change between two digests."""
+    counts = {"18-29": {"russia": 3, "ukraine": 40}, "55+": {"russia": 30}}
+    later = {"18-29": {"russia": 8, "ukraine": 47}, "55+": {"russia": 30}}
+    moment = datetime(2026, 3, 20, tzinfo=UTC)
+    before, after = (
+        Figures(moment, total, None, False, {"age_band": round_table("age_band", c, STANCES, 1, "")}, "")
+        for total, c in ((73, counts), (85, later))
     )
-    figures = Figures(datetime(2026, 3, 20, tzinfo=UTC), 73, None, False, {"age_band": exact}, "")
-    attack = Attack([figures], base=1)
-    assert attack.pinned(attack.line(0, "age_band", row="18-29", column="russia")) == (3, 3)
-    assert attack.pinned(attack.line(0, "age_band", row="18-29", column="ukraine")) is None
+    assert pinned_groups([before], base=1) == {"age_band:18-29:russia": (3, 3)}
+    assert pinned_groups([before, after], base=1) == {
+        "age_band:18-29:russia": (5, 5),
+        "age_band:18-29:ukraine": (7, 7),
+        "age_band:all:russia": (5, 5),
+        "age_band:all:ukraine": (7, 7),
+    }
+    rounded = [
+        replace(f, tables={"age_band": round_table("age_band", c, STANCES, K, "k")})
+        for f, c in ((before, counts), (after, later))
+    ]
+    assert pinned_groups(rounded[:1]) == pinned_groups(rounded) == {}
 
 
 # ---- a crowd run -------------------------------------------------------------------------------
