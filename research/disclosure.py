@@ -36,15 +36,10 @@ class SafeTable:
     columns: tuple[Hashable, ...]
     counts: Mapping[Key, int]
 
-    @property
-    def hidden(self) -> frozenset[Key]:
-        """The cells and column totals rounded to zero."""
-        return frozenset(key for key, value in self.counts.items() if value == 0 and key[1] != TOTAL)
-
     def count(self, row: Hashable, column: Hashable) -> int | None:
         """The published count, or None when it rounds to zero (a row total is always given)."""
-        key = (row, column)
-        return None if key in self.hidden else self.counts.get(key, 0)
+        value = self.counts.get((row, column), 0)
+        return None if value == 0 and column != TOTAL else value
 
     def share(self, row: Hashable, column: Hashable) -> float | None:
         """The cell's share of its row total, or None when the cell is not shown or the row is empty."""
