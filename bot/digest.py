@@ -68,7 +68,9 @@ def _writer(services: Services) -> DigestWriter:
 
 
 async def _figures(services: Services, now: datetime) -> Figures:
-    return await gather(services.sessions, services.questionnaire, services.settings.min_cell, now)
+    return await gather(
+        services.sessions, services.questionnaire, services.settings.min_cell, now, services.rng
+    )
 
 
 # ---- posting ------------------------------------------------------------------------------------
@@ -142,7 +144,12 @@ async def publish(services: Services, bot: Bot, due: datetime) -> DigestStatus |
         return DigestStatus.FAILED
     async with services.sessions.begin() as session:
         await digests.finish(
-            session, post.id, services.clock(), message_id=message_id, data_until=figures.as_of
+            session,
+            post.id,
+            services.clock(),
+            message_id=message_id,
+            data_until=figures.as_of,
+            published=figures.to_json(),
         )
     log.info("digest_sent", extra={"period": key})
     return DigestStatus.SENT

@@ -55,9 +55,10 @@ async def finish(
     now: datetime,
     message_id: int | None = None,
     data_until: datetime | None = None,
+    published: dict[str, Any] | None = None,
     error: str | None = None,
 ) -> None:
-    """Record the outcome of a claimed post: sent with its message id, or failed with the reason."""
+    """Record the outcome of a claimed post: sent (message id, figures shown) or failed (the reason)."""
     await session.execute(
         update(DigestPost)
         .where(DigestPost.id == post_id)
@@ -66,6 +67,7 @@ async def finish(
             sent_at=None if error else now,
             message_id=message_id,
             data_until=data_until,
+            published=published,
             error=error,
         )
     )

@@ -287,5 +287,7 @@ class DigestPost(Base):
     chat_id: Mapped[int] = mapped_column(BigInteger)
     message_id: Mapped[int | None] = mapped_column(BigInteger)
     data_until: Mapped[datetime | None]
+    published: Mapped[dict[str, Any] | None]
+    """The figures the digest showed (research.digest.Figures.to_json), to compare and show again."""
     attempts: Mapped[int] = mapped_column(default=0)
     error: Mapped[str | None] = mapped_column(Text)

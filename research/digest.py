@@ -5,11 +5,13 @@ Telegram-free: bot/digest.py schedules, claims and posts what DigestWriter write
 
 from __future__ import annotations
 
+import random
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from html import escape
 from itertools import cycle, islice
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -18,7 +20,7 @@ from core.config import Settings
 from core.i18n import N_, I18n, Translator
 from db import digests, stats
 from research import charts
-from research.disclosure import TOTAL, SafeTable, protect_together, round_shares
+from research.disclosure import TOTAL, SafeTable, round_shares, round_table
 from survey.flow import label_of
 from survey.model import SKIP, Breakdown, DigestPlan, Questionnaire
 
@@ -33,19 +35,48 @@ MAX_MESSAGE_CHARS = 4096
 
 @dataclass(frozen=True)
 class Figures:
-    """What a digest publishes, already protected: the outcome by each breakdown variable.
+    """What a digest publishes: the outcome by each breakdown variable, rounded to steps of MIN_CELL.
 
     The questionnaire's `analysis.digest` names them (today: stance by age band and by main source).
+    `total` (how many completed) is None, and there are no tables, while fewer than MIN_CELL have.
+    `key` draws the rounding (research.disclosure); it is stored with the figures, never shown.
     """
 
     as_of: datetime
+    total: int | None
     new: int | None
     unchanged: bool
     tables: dict[str, SafeTable]
+    key: str
 
-    @property
-    def total(self) -> int | None:
-        return next(iter(self.tables.values())).count(TOTAL, TOTAL)
+    def to_json(self) -> dict[str, Any]:
+        """What was published, to be stored with the digest (the next one compares with it)."""
+        return {
+            "as_of": self.as_of.isoformat(),
+            "total": self.total,
+            "tables": {
+                name: {
+                    "rows": list(table.rows),
+                    "columns": list(table.columns),
+                    "counts": [[row, column, value] for (row, column), value in table.counts.items()],
+                }
+                for name, table in self.tables.items()
+            },
+            "key": self.key,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Figures:
+        """The figures a digest published, read back as they were stored: shown again unchanged."""
+        tables = {
+            name: SafeTable(
+                tuple(table["rows"]),
+                tuple(table["columns"]),
+                {(row, column): value for row, column, value in table["counts"]},
+            )
+            for name, table in data["tables"].items()
+        }
+        return cls(datetime.fromisoformat(data["as_of"]), data["total"], None, True, tables, data["key"])
 
 
 def _rows(
@@ -73,26 +104,41 @@ def _groups(questionnaire: Questionnaire, name: str) -> list[str]:
 
 
 async def gather(
-    sessions: async_sessionmaker[AsyncSession], questionnaire: Questionnaire, min_cell: int, now: datetime
+    sessions: async_sessionmaker[AsyncSession],
+    questionnaire: Questionnaire,
+    min_cell: int,
+    now: datetime,
+    rng: random.Random,
 ) -> Figures:
-    """Count, by the database, what the digest shows, and protect it.
+    """Count, by the database, what the digest shows, rounded to steps of MIN_CELL.
 
     Figures move on only when at least MIN_CELL people completed since the last digest;
-    otherwise the previous digest's cut-off is kept, so that comparing two digests never
-    isolates a small group.
+    otherwise that digest's figures are shown again exactly as they were stored, whatever was
+    erased since. The rounding key is drawn from `rng` (a SystemRandom in production) at the first
+    digest and kept from then on.
     """
     k, plan = min_cell, questionnaire.analysis.digest
     async with sessions.begin() as session:
-        previous = await digests.last_sent(session)
-        since = previous.data_until if previous else None
-        new = await stats.count(session, stats.Scope(since=since, until=now)) if since else None
-        unchanged = new is not None and new < k
-        until = since if unchanged and since is not None else now
-        scope = stats.Scope(until=until)
+        last = await digests.last_sent(session)
+        previous = Figures.from_json(last.published) if last is not None and last.published else None
+        if last is not None and previous is not None:
+            newcomers = await stats.count(session, stats.Scope(since=last.data_until, until=now))
+            if newcomers < k:
+                return previous
+        scope = stats.Scope(until=now)
+        total = await stats.count(session, scope)
         counts = {b.variable: await stats.counts(session, [b.variable, plan.outcome], scope) for b in plan.by}
-    rows = {name: _rows(c, _groups(questionnaire, name), plan.categories) for name, c in counts.items()}
-    tables = protect_together(rows, plan.categories, k)
-    return Figures(until, None if unchanged else new, unchanged, tables)
+    key = previous.key if previous is not None else f"{rng.getrandbits(256):064x}"
+    if total < k:
+        return Figures(now, None, None, False, {}, key)
+    tables = {
+        name: round_table(
+            name, _rows(c, _groups(questionnaire, name), plan.categories), plan.categories, k, key
+        )
+        for name, c in counts.items()
+    }
+    grown = total - previous.total if previous is not None and previous.total is not None else 0
+    return Figures(now, total, grown if grown > 0 else None, False, tables, key)
 
 
 def _group_label(_: Translator, questionnaire: Questionnaire, breakdown: Breakdown, code: Hashable) -> str:
@@ -148,14 +194,14 @@ def compose_language(_: Translator, writer: DigestWriter, figures: Figures, link
     lines += ["", escape(_("Views of the war: {parts}.", parts=_row_sentence(_, plan, overall, TOTAL)))]
     for breakdown in plan.by:
         table = figures.tables[breakdown.variable]
-        lines += ["", _bold(_(breakdown.heading))]
-        for row in table.rows:
-            if table.count(row, TOTAL) == 0:
-                continue
+        rows = [row for row in table.rows if table.count(row, TOTAL)]
+        if rows:
+            lines += ["", _bold(_(breakdown.heading))]
+        for row in rows:
             label = _group_label(_, writer.questionnaire, breakdown, row)
             lines.append(escape(f"• {label}: {_row_sentence(_, plan, table, row)}"))
     footnote = _(
-        "Shares are rounded. Groups of fewer than {k} people are not shown, "
+        "Shares are worked out from counts rounded to steps of {k} people, "
         "so that nobody can be singled out.",
         k=k,
     )
@@ -187,9 +233,9 @@ class DigestWriter:
     def chart(self, figures: Figures) -> bytes | None:
         """A bar chart of the outcome's shares by the first breakdown (hidden groups left out), as PNG."""
         plan = self.questionnaire.analysis.digest
-        table = figures.tables[plan.by[0].variable]
         if figures.total is None:
             return None
+        table = figures.tables[plan.by[0].variable]
         _ = self.i18n.translator(self.settings.digest_languages[0])
         rows = [TOTAL, *(r for r in table.rows if r != NOT_STATED and table.count(r, TOTAL))]
         percents = [round_shares({c: table.share(r, c) for c in plan.categories}) for r in rows]

@@ -1,102 +1,84 @@
-"""Disclosure control for published tables: no small group, and none recoverable by subtraction.
+"""Disclosure control for published tables: counts randomly rounded to steps of MIN_CELL.
 
-A table is published with its row totals, column totals and grand total. A cell (or margin)
-is hidden when it counts fewer than `k` people (zero is not a group and stays visible). Then
-complementary cells are hidden until, in every row and every column (margins included), the
-hidden entries are either none or at least two, and, where the line's total is shown, the hidden
-cells add up to zero or at least `k`: no hidden figure can be worked out from the others, and
-no set of hidden figures whose sum is shown adds up to a small group.
+Every published cell count is its true count c rounded to a multiple of the base k, down or up
+with the chances that keep it unbiased (up with chance (c mod k)/k). The draw is a keyed hash
+of the cell and its count: the same count of the same cell always rounds the same way, so
+publishing it again teaches nothing, and without the key nobody can tell which way a count went.
+A reader learns only that the count is within k-1 of the published figure: 0 stands for
+0..k-1, k for 1..2k-1, 2k for k+1..3k-1. None of these intervals lies inside 1..k-1, and the
+difference of two publications is known only to within 2k-2 either way, so neither a digest nor
+the change between two (newcomers, erasures) pins a group smaller than k. Row and column
+totals are sums of the published cells (a total rounded on its own would narrow its cells down
+against the exact number of respondents), and shares are computed from them.
+docs/disclosure.md gives the protection and the information-loss figures.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
 
 TOTAL = "__total__"
 
+Key = tuple[Hashable, Hashable]
+
 
 @dataclass(frozen=True)
 class SafeTable:
-    """A two-way table of counts with the entries that must not be published."""
+    """A published two-way table: rounded counts, TOTAL naming the row and column totals.
+
+    A count rounded to zero is not shown.
+    """
 
     rows: tuple[Hashable, ...]
     columns: tuple[Hashable, ...]
-    counts: Mapping[tuple[Hashable, Hashable], int]
-    hidden: frozenset[tuple[Hashable, Hashable]]
+    counts: Mapping[Key, int]
 
     def count(self, row: Hashable, column: Hashable) -> int | None:
-        """The publishable count, or None when it must stay hidden (TOTAL names a margin)."""
-        key = (row, column)
-        return None if key in self.hidden else self.counts.get(key, 0)
+        """The published count, or None when it rounds to zero (a row total is always given)."""
+        value = self.counts.get((row, column), 0)
+        return None if value == 0 and column != TOTAL else value
 
     def share(self, row: Hashable, column: Hashable) -> float | None:
-        """The cell's share of its row total, or None when either is hidden or the row is empty."""
+        """The cell's share of its row total, or None when the cell is not shown or the row is empty."""
         part, whole = self.count(row, column), self.count(row, TOTAL)
         return None if part is None or not whole else part / whole
 
 
-def _lines(rows: Sequence[Hashable], columns: Sequence[Hashable]) -> list[list[tuple[Hashable, Hashable]]]:
-    """Every set of entries bound by one additive constraint (its last entry is the sum of the others):
-    each row and each column, margins included."""
-    all_rows, all_columns = [*rows, TOTAL], [*columns, TOTAL]
-    return [[(r, c) for c in all_columns] for r in all_rows] + [
-        [(r, c) for r in all_rows] for c in all_columns
-    ]
+def round_to(value: int, base: int, chance: float) -> int:
+    """`value` rounded to a multiple of `base`: up when `chance` (uniform in [0, 1)) says so."""
+    low = value - value % base
+    return low + base if chance * base < value % base else low
 
 
-def _line_is_safe(
-    line: list[tuple[Hashable, Hashable]],
-    hidden: set[tuple[Hashable, Hashable]],
-    counts: dict[tuple[Hashable, Hashable], int],
-    k: int,
-) -> bool:
-    secret = [key for key in line if key in hidden]
-    if not secret:
-        return True
-    if len(secret) == 1:
-        return False
-    if line[-1] in hidden:
-        return True
-    return sum(counts[key] for key in secret) >= k
+def chance(key: str, *figure: Hashable) -> float:
+    """A number in [0, 1) fixed by the key and the figure (what it counts, and the count)."""
+    digest = hmac.new(key.encode(), repr(figure).encode(), hashlib.sha256).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64
 
 
-def protect(
+def round_table(
+    name: str,
     table: Mapping[Hashable, Mapping[Hashable, int]],
     columns: Sequence[Hashable],
-    k: int,
-    also_hide: frozenset[tuple[Hashable, Hashable]] = frozenset(),
+    base: int,
+    key: str,
 ) -> SafeTable:
-    """Primary and complementary suppression of a table of counts (rows → columns → count).
-
-    `also_hide` forces entries hidden (margins another published table had to hide).
-    """
+    """Round the cells of a table of counts (rows → columns → count) for publication; its row and
+    column totals are the sums of the rounded cells."""
     rows = tuple(table)
-    counts: dict[tuple[Hashable, Hashable], int] = {}
+    counts: dict[Key, int] = {}
     for row in rows:
         for column in columns:
-            counts[(row, column)] = int(table[row].get(column, 0))
-        counts[(row, TOTAL)] = sum(counts[(row, c)] for c in columns)
-    for column in columns:
-        counts[(TOTAL, column)] = sum(counts[(r, column)] for r in rows)
-    counts[(TOTAL, TOTAL)] = sum(counts[(r, TOTAL)] for r in rows)
-
-    hidden = {key for key, value in counts.items() if 0 < value < k} | (also_hide & counts.keys())
-    lines = _lines(rows, columns)
-    changed = True
-    while changed:
-        changed = False
-        for line in lines:
-            if _line_is_safe(line, hidden, counts, k):
-                continue
-            candidates = sorted(
-                (key for key in line if key not in hidden), key=lambda key: (counts[key] == 0, counts[key])
-            )
-            if not candidates:
-                continue
-            hidden.add(candidates[0])
-            changed = True
-    return SafeTable(rows, tuple(columns), counts, frozenset(hidden))
+            value = int(table[row].get(column, 0))
+            counts[(row, column)] = round_to(value, base, chance(key, name, row, column, value))
+    for row in rows:
+        counts[(row, TOTAL)] = sum(counts[(row, column)] for column in columns)
+    for column in (*columns, TOTAL):
+        counts[(TOTAL, column)] = sum(counts[(row, column)] for row in rows)
+    return SafeTable(rows, tuple(columns), counts)
 
 
 def round_shares(shares: Mapping[Hashable, float | None]) -> dict[Hashable, int | None]:
@@ -113,19 +95,3 @@ def round_shares(shares: Mapping[Hashable, float | None]) -> dict[Hashable, int 
         floors[key] += 1
     result.update(floors)
     return result
-
-
-def protect_together(
-    tables: Mapping[str, Mapping[Hashable, Mapping[Hashable, int]]], columns: Sequence[Hashable], k: int
-) -> dict[str, SafeTable]:
-    """Protect tables that share their column margins (the same people split by different rows).
-
-    A margin one table hides is hidden in all, so that no table publishes what another protects.
-    """
-    forced: frozenset[tuple[Hashable, Hashable]] = frozenset()
-    while True:
-        result = {name: protect(table, columns, k, forced) for name, table in tables.items()}
-        margins = frozenset(key for safe in result.values() for key in safe.hidden if key[0] == TOTAL)
-        if margins <= forced:
-            return result
-        forced = forced | margins

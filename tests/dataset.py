@@ -8,6 +8,7 @@ other tests use, is the bulk one.
 from __future__ import annotations
 
 import itertools
+import random
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -157,3 +158,14 @@ async def seed_bulk(engine: AsyncEngine, people: list[Person], first_id: int = 1
         ):
             if rows:
                 await connection.execute(insert(table), rows)
+
+
+CROWD_SOURCES = ("ru_tv", "kz_tv", "kz_online", "intl", "telegram", "social", "people")
+
+
+def random_person(rng: random.Random) -> Person:
+    """A respondent drawn at random, so that a crowd has large, mid-sized and small groups, as real ones do."""
+    age = rng.choice([None] * 2 + [*range(18, 30)] * 3 + [*range(30, 55)] * 2 + [*range(55, 80)])
+    stance = rng.choices(("russia", "ukraine", "peace", "unsure", "skip"), weights=(18, 30, 30, 17, 5))[0]
+    source = rng.choices([None, *CROWD_SOURCES], weights=(4, 12, 20, 15, 6, 30, 10, 3))[0]
+    return Person(age=age, stance=stance, main_source=source)
