@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
-from telegram.constants import ParseMode
+from telegram.constants import BulkRequestLimit, ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError
 
 from bot.context import Context
 from conversation import turns as conversation
 from conversation.callbacks import decode
 from conversation.render import View
-from conversation.turns import Edit, Send, StripButtons, Toast, Turn
+from conversation.turns import DeleteMessages, Edit, Send, StripButtons, Toast, Turn
 from core.i18n import LANGUAGES, N_
 from db import repo
 
@@ -34,11 +35,12 @@ def markup(view: View) -> InlineKeyboardMarkup | None:
 async def _handle(update: Update, context: Context, step: Step) -> None:
     """Run `step` for this update in one transaction, then perform its replies."""
     services = context.services
-    user = update.effective_user
+    user, message = update.effective_user, update.effective_message
     assert user is not None
+    shown = (message.message_id, message.date) if message is not None else None
     async with services.sessions.begin() as session:
         fresh = await repo.claim_update(session, update.update_id, services.clock())
-        turn = await conversation.open_turn(services, session, user.id, user.language_code)
+        turn = await conversation.open_turn(services, session, user.id, user.language_code, shown)
         if fresh:
             await step(turn)
         else:
@@ -59,14 +61,36 @@ async def _perform(turn: Turn, update: Update, context: Context) -> None:
             message = await bot.send_message(
                 chat.id, reply.view.text, parse_mode=ParseMode.HTML, reply_markup=markup(reply.view)
             )
-            if reply.track is not None:
-                async with turn.services.sessions.begin() as session:
-                    await repo.remember_question_message(
-                        session, reply.track.response_id, reply.track.step, message.message_id
-                    )
+            await _remember(turn, reply, message.message_id, message.date)
+        elif isinstance(reply, DeleteMessages):
+            await _delete(reply, chat.id, context)
         else:
             await _edit(reply, chat.id, context)
     await _answer_query(update, toast)
+
+
+async def _remember(turn: Turn, reply: Send, message_id: int, sent_at: datetime) -> None:
+    """Note a sent message: as the current question's if tracked, and as one of the survey's chat."""
+    response = turn.response
+    if reply.track is None and response is None:
+        return
+    async with turn.services.sessions.begin() as session:
+        if reply.track is not None:
+            await repo.remember_question_message(
+                session, reply.track.response_id, reply.track.step, message_id
+            )
+        if response is not None:
+            await repo.remember_messages(session, response.id, [(message_id, sent_at)])
+
+
+async def _delete(reply: DeleteMessages, chat_id: int, context: Context) -> None:
+    """Delete messages, at most 100 per call; a refusal leaves them, which the reply has told."""
+    ids = reply.message_ids
+    for start in range(0, len(ids), BulkRequestLimit.MAX_LIMIT):
+        try:
+            await context.bot.delete_messages(chat_id, ids[start : start + BulkRequestLimit.MAX_LIMIT])
+        except BadRequest as error:
+            log.warning("delete_skipped", extra={"reason": error.message})
 
 
 async def _answer_query(update: Update, toast: str | None) -> None:

@@ -169,7 +169,19 @@ def summary_view(_: Translator, questionnaire: Questionnaire, answers: Answers, 
         "",
         escape(_("To change an answer, press its button below. To erase all your answers, send /delete.")),
     ]
-    return View("\n".join(lines), _rows(buttons, 2))
+    clear = Button(_("Clear this chat, keep my answers"), encode(Action.CLEAR, position.tag, position.step))
+    return View("\n".join(lines), (*_rows(buttons, 2), (clear,)))
+
+
+def age_check(_: Translator, age: int, position: Position) -> View:
+    """An age under 18 is asked again before it ends the survey: a typo must not lock anyone out."""
+    text = _("You typed {age}. Is that right? This survey is only for people aged 18 and over.", age=age)
+    tag, step = position.tag, position.step
+    buttons = (
+        (Button(_("Yes, that is right"), encode(Action.AGE, tag, step, "yes")),),
+        (Button(_("No, let me correct it"), encode(Action.AGE, tag, step, "no")),),
+    )
+    return View(escape(text), buttons)
 
 
 def erase_prompt(_: Translator) -> View:

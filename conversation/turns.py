@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from html import escape
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -38,6 +39,9 @@ from survey.flow import (
 from survey.model import SKIP, Kind, Question
 
 log = logging.getLogger(__name__)
+
+DELETABLE_FOR = timedelta(hours=48)
+"""Telegram lets a bot delete a message (the bot's or, in a private chat, the user's) this long."""
 
 
 @dataclass(frozen=True)
@@ -70,7 +74,14 @@ class Toast:
     text: str
 
 
-Reply = Send | Edit | StripButtons | Toast
+@dataclass(frozen=True)
+class DeleteMessages:
+    """Delete messages of the chat (Telegram skips those it no longer lets the bot delete)."""
+
+    message_ids: tuple[int, ...]
+
+
+Reply = Send | Edit | StripButtons | Toast | DeleteMessages
 
 
 @dataclass
@@ -82,6 +93,8 @@ class Turn:
     pseudonym: str
     telegram_language: str | None
     now: datetime
+    message: tuple[int, datetime] | None = None
+    """The id and date of the update's message: the one typed, or the one whose button was pressed."""
     respondent: Respondent | None = None
     response: Response | None = None
     replies: list[Reply] = field(default_factory=list)
@@ -106,19 +119,29 @@ class Turn:
 
 
 async def open_turn(
-    services: Services, session: AsyncSession, telegram_user_id: int, telegram_language: str | None
+    services: Services,
+    session: AsyncSession,
+    telegram_user_id: int,
+    telegram_language: str | None,
+    message: tuple[int, datetime] | None = None,
 ) -> Turn:
-    """Lock the respondent (if any) and load their response for this event."""
+    """Lock the respondent (if any) and load their response for this event.
+
+    The update's message is kept as part of the survey's chat while there is a response.
+    """
     turn = Turn(
         services,
         session,
         services.pseudonym(telegram_user_id),
         (telegram_language or "").split("-")[0] or None,
         services.clock(),
+        message,
     )
     turn.respondent = await repo.lock_respondent(session, turn.pseudonym)
     if turn.respondent is not None:
         turn.response = await repo.latest_response(session, turn.respondent.id)
+    if turn.response is not None and message is not None:
+        await repo.remember_messages(session, turn.response.id, [message])
     return turn
 
 
@@ -173,8 +196,6 @@ def _closed_notice(turn: Turn) -> str:
     """What to tell someone whose response is over, for messages that do not fit anything."""
     _ = turn._
     status = turn.response.status if turn.response else None
-    if status is ResponseStatus.SCREENED_OUT:
-        return _("Thank you for your interest. This survey is only for people aged 18 and over.")
     if status is ResponseStatus.CANCELLED:
         return _("You stopped the survey. Send /start to continue where you left off.")
     return _("You have already completed the survey, thank you! Send /start to see or change your answers.")
@@ -192,9 +213,6 @@ async def start(turn: Turn) -> None:
             turn.say(render.consent_prompt(_))
         else:
             turn.say(render.language_prompt(turn.services.i18n))
-        return
-    if response.status is ResponseStatus.SCREENED_OUT:
-        turn.say(render.plain(_closed_notice(turn)))
         return
     notice = None
     if response.status is ResponseStatus.CANCELLED:
@@ -286,7 +304,11 @@ async def on_button(turn: Turn, callback: Callback, message_id: int) -> None:
     elif callback.action is Action.ERASE:
         await _erase(turn, callback.value == "yes", message_id)
     elif _current_button(turn, callback):
-        if callback.action is Action.ANSWER:
+        if callback.action is Action.CLEAR:
+            await _clear_chat(turn)
+        elif callback.action is Action.AGE:
+            await _check_age(turn, callback.value == "yes", message_id)
+        elif callback.action is Action.ANSWER:
             await _choose(turn, callback.value, message_id)
         elif callback.action is Action.TOGGLE:
             await _toggle(turn, callback.value, message_id)
@@ -327,7 +349,8 @@ def _current_button(turn: Turn, callback: Callback) -> bool:
         return False
     if response.status is not ResponseStatus.IN_PROGRESS and not (
         response.status is ResponseStatus.COMPLETE
-        and callback.action in (Action.EDIT, Action.ANSWER, Action.TOGGLE, Action.DONE)
+        and callback.action
+        in (Action.EDIT, Action.ANSWER, Action.TOGGLE, Action.DONE, Action.CLEAR, Action.AGE)
     ):
         turn.toast(_closed_notice(turn))
         return False
@@ -342,7 +365,7 @@ async def _set_language(turn: Turn, language: str, message_id: int) -> None:
     turn.respondent.language = language
     name = turn._(LANGUAGE_NAMES[language])
     turn.replies.append(Edit(message_id, render.plain(turn._("Language: {name}", name=name))))
-    if turn.response is None or turn.response.status is ResponseStatus.SCREENED_OUT:
+    if turn.response is None:
         return
     turn.response.language = language
     if turn.response.status is ResponseStatus.CANCELLED:
@@ -387,6 +410,8 @@ async def _consent(turn: Turn, callback: Callback, message_id: int) -> None:
         turn.toast(_("You have already agreed. Send /start to continue."))
         return
     turn.respondent, turn.response = respondent, response
+    if turn.message is not None:
+        await repo.remember_messages(turn.session, response.id, [turn.message])
     log.info("consented", extra={"language": callback.language})
     await _show_current(turn)
 
@@ -401,20 +426,77 @@ async def _erase(turn: Turn, confirmed: bool, message_id: int) -> None:
             Edit(message_id, render.plain(_("We have no answers from you, so there is nothing to erase.")))
         )
         return
-    if turn.response is not None and turn.response.question_message_id is not None:
-        turn.replies.append(StripButtons(turn.response.question_message_id))
+    left = await _delete_chat(turn)
     await repo.erase_respondent(turn.session, turn.respondent)
     log.info("respondent_erased")
     turn.respondent = turn.response = None
-    turn.replies.append(
-        Edit(
-            message_id,
-            render.plain(
-                _(
-                    "All your answers have been erased. Thank you. "
-                    "If you want to take part again, send /start."
-                )
-            ),
+    erased = _(
+        "All your answers have been erased and the survey's messages removed from this chat. Thank you. "
+        "If you want to take part again, send /start."
+    )
+    turn.say(render.plain("\n\n".join(filter(None, [erased, left]))))
+
+
+async def _delete_chat(turn: Turn) -> str | None:
+    """Delete the survey's messages from the chat and forget their ids.
+
+    Returns what to tell about messages too old for Telegram to let the bot delete (None: none).
+    """
+    if turn.response is None:
+        return None
+    messages = await repo.forget_messages(turn.session, turn.response.id)
+    turn.response.question_message_id = None
+    ids = tuple(message_id for message_id, _sent in messages)
+    if ids:
+        turn.replies.append(DeleteMessages(ids))
+    too_old = [sent for _id, sent in messages if turn.now - sent >= DELETABLE_FOR]
+    if not too_old:
+        return None
+    zone = ZoneInfo(turn.services.settings.timezone)
+    until = max(too_old).astimezone(zone).strftime("%d.%m.%Y %H:%M")
+    return turn._(
+        "Telegram does not let bots delete messages older than 48 hours, so the survey's messages "
+        "up to {date} are still here. To remove them, open this chat's menu (⋮ or the bot's name "
+        "at the top) and choose \u201cClear history\u201d.",
+        date=until,
+    )
+
+
+async def _clear_chat(turn: Turn) -> None:
+    """The summary's "clear this chat": delete the survey's messages, keep the answers."""
+    response = turn.response
+    assert response is not None
+    left = await _delete_chat(turn)
+    _bump(response)
+    cleared = turn._(
+        "The survey's messages are removed from this chat; your answers are kept. "
+        "Send /start to see or change them, or /delete to erase them."
+    )
+    turn.say(render.plain("\n\n".join(filter(None, [cleared, left]))))
+    log.info("chat_cleared")
+
+
+async def _check_age(turn: Turn, confirmed: bool, message_id: int) -> None:
+    """The answer to "you typed 17, is that right?": screen out, or ask the age again."""
+    response = turn.response
+    assert response is not None
+    if not confirmed:
+        turn.replies.append(StripButtons(message_id))
+        _bump(response, question_message_id=None)
+        await _show_current(turn)
+        return
+    assert turn.respondent is not None
+    await _delete_chat(turn)
+    await repo.erase_respondent(turn.session, turn.respondent)
+    await repo.add_to_tally(turn.session, repo.SCREENED_OUT_TALLY)
+    log.info("screened_out")
+    turn.respondent = turn.response = None
+    turn.say(
+        render.plain(
+            turn._(
+                "Thank you for your interest. This survey is only for people aged 18 and over, "
+                "so we have not kept your answers."
+            )
         )
     )
 
@@ -576,27 +658,14 @@ async def _store(
     response = turn.response
     assert response is not None
     questionnaire = turn.services.questionnaire
+    if question.kind is Kind.INTEGER and value.number is not None and screens_out(question, value.number):
+        if message_id is not None:
+            turn.replies.append(StripButtons(message_id))
+        _bump(response, question_message_id=None)
+        turn.say(render.age_check(turn._, value.number, _position(response)), track=_position(response))
+        return
     if message_id is not None:
         turn.replies.append(Edit(message_id, render.answered_view(turn._, question, questionnaire, value)))
-    if question.kind is Kind.INTEGER and value.number is not None and screens_out(question, value.number):
-        await repo.delete_answers(turn.session, response.id, list(answers))
-        _bump(
-            response,
-            status=ResponseStatus.SCREENED_OUT,
-            current_question=None,
-            pending={},
-            question_message_id=None,
-        )
-        log.info("screened_out")
-        turn.say(
-            render.plain(
-                turn._(
-                    "Thank you for your interest. This survey is only for people aged 18 and over, "
-                    "so we have not kept your answers."
-                )
-            )
-        )
-        return
     await repo.save_answer(turn.session, response.id, question.id, value, turn.now)
     log.info("answer_stored", extra={"question": question.id})
     current = {**answers, question.id: value}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -13,9 +13,21 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from db.models import Answer, AnswerChoice, ProcessedUpdate, ResearcherSetting, Respondent, Response
+from db.models import (
+    Answer,
+    AnswerChoice,
+    ChatMessage,
+    ProcessedUpdate,
+    ResearcherSetting,
+    Respondent,
+    Response,
+    Tally,
+)
 from survey.analysis import ANSWER_COLUMNS, analysis_value
 from survey.flow import AnswerValue
+
+SCREENED_OUT_TALLY = "screened_out"
+"""The tally of people under 18 who confirmed their age: nothing else of them is kept."""
 
 
 def upsert(session: AsyncSession, table: Any) -> Any:
@@ -125,11 +137,49 @@ async def remember_question_message(
     )
 
 
+async def remember_messages(
+    session: AsyncSession, response_id: uuid.UUID, messages: Sequence[tuple[int, datetime]]
+) -> None:
+    """Keep (message id, date) of survey messages in the chat, unless the response is gone meanwhile."""
+    if not messages:
+        return
+    locked = select(Response.id).where(Response.id == response_id).with_for_update()
+    if await session.scalar(locked) is None:
+        return
+    rows = [{"response_id": response_id, "message_id": m, "sent_at": at} for m, at in messages]
+    statement = upsert(session, ChatMessage).values(rows)
+    await session.execute(statement.on_conflict_do_nothing(index_elements=["response_id", "message_id"]))
+
+
+async def forget_messages(session: AsyncSession, response_id: uuid.UUID) -> list[tuple[int, datetime]]:
+    """Remove and return the kept (message id, date) of a response's chat, oldest first."""
+    kept = select(ChatMessage.message_id, ChatMessage.sent_at).where(ChatMessage.response_id == response_id)
+    messages = [
+        (row.message_id, row.sent_at) for row in await session.execute(kept.order_by(ChatMessage.message_id))
+    ]
+    await session.execute(delete(ChatMessage).where(ChatMessage.response_id == response_id))
+    return messages
+
+
+async def add_to_tally(session: AsyncSession, name: str) -> None:
+    """Count one more in the tally `name` (atomically: replicas may count at once)."""
+    statement = upsert(session, Tally).values(name=name, count=1)
+    await session.execute(
+        statement.on_conflict_do_update(index_elements=["name"], set_={"count": Tally.count + 1})
+    )
+
+
+async def tally(session: AsyncSession, name: str) -> int:
+    """The count of the tally `name` (0 before the first)."""
+    return int(await session.scalar(select(Tally.count).where(Tally.name == name)) or 0)
+
+
 async def erase_respondent(session: AsyncSession, respondent: Respondent) -> None:
     """Delete a respondent and everything that belongs to them."""
     response_ids = select(Response.id).where(Response.respondent_id == respondent.id)
     await session.execute(delete(AnswerChoice).where(AnswerChoice.response_id.in_(response_ids)))
     await session.execute(delete(Answer).where(Answer.response_id.in_(response_ids)))
+    await session.execute(delete(ChatMessage).where(ChatMessage.response_id.in_(response_ids)))
     await session.execute(delete(Response).where(Response.respondent_id == respondent.id))
     await session.execute(delete(Respondent).where(Respondent.id == respondent.id))
 
