@@ -199,7 +199,7 @@ async def group_start(update: Update, context: Context) -> None:
     keyboard = InlineKeyboardMarkup([[InlineKeyboardButton(_("Open a private chat"), url=link)]])
     try:
         await update.effective_message.reply_text(
-            _("The survey is anonymous and runs only in a private chat with me."), reply_markup=keyboard
+            _("The survey runs only in a private chat with me."), reply_markup=keyboard
         )
     except Forbidden:
         log.info("group_reply_forbidden")

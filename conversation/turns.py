@@ -210,7 +210,7 @@ async def start(turn: Turn) -> None:
     response = turn.response
     if turn.respondent is None or response is None:
         if turn.telegram_language in LANGUAGES:
-            turn.say(render.consent_prompt(_))
+            turn.say(_consent_prompt(turn, _))
         else:
             turn.say(render.language_prompt(turn.services.i18n))
         return
@@ -228,17 +228,28 @@ async def choose_language_prompt(turn: Turn) -> None:
     turn.say(render.language_prompt(turn.services.i18n))
 
 
+def _consent_prompt(turn: Turn, _: Translator) -> View:
+    return render.consent_prompt(_, turn.services.settings.unlink_after_days)
+
+
 async def help_text(turn: Turn) -> None:
-    """/help: what the survey is and which commands exist."""
+    """/help: what the survey is, what is kept and for how long, and which commands exist."""
+    _ = turn._
     turn.say(
         render.plain(
-            turn._(
-                "This bot runs an anonymous research survey about views on the war in Ukraine.\n\n"
+            _(
+                "This bot runs a pseudonymous (not anonymous) research survey about views on the war "
+                "in Ukraine. Your answers are kept under a code made from your Telegram ID; {period} "
+                "after your last answer the code is deleted, and the answers can no longer be traced "
+                "to you, changed or erased.\n\n"
                 "/start - begin, or continue where you left off\n"
                 "/language - switch between Kazakh and Russian\n"
                 "/cancel - stop now (your answers so far are kept)\n"
-                "/delete - erase all your answers\n"
-                "/help - this message"
+                "/delete - erase all your answers and the survey's messages in this chat\n"
+                "/help - this message\n\n"
+                "Telegram keeps this chat like any other; to remove it, open the chat's menu and choose "
+                "\u201cClear history\u201d.",
+                period=render.unlink_period(_, turn.services.settings.unlink_after_days),
             )
         )
     )
@@ -360,7 +371,7 @@ def _current_button(turn: Turn, callback: Callback) -> bool:
 async def _set_language(turn: Turn, language: str, message_id: int) -> None:
     if turn.respondent is None:
         turn.telegram_language = language
-        turn.replies.append(Edit(message_id, render.consent_prompt(turn._)))
+        turn.replies.append(Edit(message_id, _consent_prompt(turn, turn._)))
         return
     turn.respondent.language = language
     name = turn._(LANGUAGE_NAMES[language])
@@ -380,7 +391,7 @@ async def _consent(turn: Turn, callback: Callback, message_id: int) -> None:
         turn.toast(turn._("You have already agreed. Send /start to continue."))
         return
     chosen = _("I agree") if callback.value == "yes" else _("No, thanks")
-    consent_text = render.consent_prompt(_).text
+    consent_text = _consent_prompt(turn, _).text
     turn.replies.append(Edit(message_id, View(f"{consent_text}\n\n➡️ <b>{escape(chosen)}</b>")))
     if callback.value != "yes":
         turn.say(render.plain(_("Thank you anyway. If you change your mind, send /start.")))

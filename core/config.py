@@ -45,6 +45,8 @@ class Settings(BaseSettings):
     webhook_port: int = Field(default=8443, ge=1, le=65535)
     webhook_secret: SecretStr | None = None
     concurrent_updates: int = Field(default=DEFAULT_CONCURRENT_UPDATES, ge=1)
+    unlink_after_days: int = Field(default=3, ge=1, le=7)
+    """Days after a response's last change when it is cut from its pseudonym (told to respondents)."""
 
     @field_validator("researcher_ids", mode="before")
     @classmethod
