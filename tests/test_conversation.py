@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.handlers import TRY_AGAIN
 from core.i18n import Translator
 from db.models import Answer, AnswerChoice, Respondent, Response, ResponseStatus
-from tests.conftest import make_settings, start_application, stop_application, table_rows
+from tests.conftest import RESEARCHER_ID, make_settings, start_application, stop_application, table_rows
 from tests.harness import BotHarness, User
 
 
@@ -227,6 +227,9 @@ async def test_a_confirmed_under_18_leaves_only_a_count(harness: BotHarness, eng
     await user.send("/start")
     assert user.buttons == [_("I agree"), _("No, thanks")]
     assert (await table_rows(engine))["tallies"] == [("screened_out", 1)]
+    researcher = harness.user(language_code="ru", user_id=RESEARCHER_ID)
+    await researcher.send("/stats")
+    assert f"{_('Screened out (under 18)')}: 1" in researcher.last.plain_text
 
 
 async def test_bad_ages_are_explained_and_asked_again(harness: BotHarness, engine: AsyncEngine) -> None:
