@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -26,6 +26,8 @@ from db.models import (
 from survey.analysis import ANSWER_COLUMNS, analysis_value
 from survey.flow import AnswerValue
 
+MAX_KEPT_MESSAGES = 1000
+"""Message ids kept per response for deletion; a survey takes about 30, so only a flood reaches it."""
 SCREENED_OUT_TALLY = "screened_out"
 """The tally of people under 18 who confirmed their age: nothing else of them is kept."""
 
@@ -138,13 +140,24 @@ async def remember_question_message(
 
 
 async def remember_messages(
-    session: AsyncSession, response_id: uuid.UUID, messages: Sequence[tuple[int, datetime]]
+    session: AsyncSession,
+    response_id: uuid.UUID,
+    messages: Sequence[tuple[int, datetime]],
+    limit: int = MAX_KEPT_MESSAGES,
 ) -> None:
-    """Keep (message id, date) of survey messages in the chat, unless the response is gone meanwhile."""
+    """Keep (message id, date) of survey messages in the chat, unless the response is gone meanwhile.
+
+    At most `limit` per response: an account flooding the bot cannot grow the table without end.
+    """
     if not messages:
         return
     locked = select(Response.id).where(Response.id == response_id).with_for_update()
     if await session.scalar(locked) is None:
+        return
+    kept = select(func.count()).select_from(ChatMessage).where(ChatMessage.response_id == response_id)
+    room = limit - int(await session.scalar(kept) or 0)
+    messages = messages[: max(room, 0)]
+    if not messages:
         return
     rows = [{"response_id": response_id, "message_id": m, "sent_at": at} for m, at in messages]
     statement = upsert(session, ChatMessage).values(rows)

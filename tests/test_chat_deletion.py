@@ -9,6 +9,7 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.i18n import Translator
+from db import repo
 from tests.conftest import table_rows
 from tests.harness import BotHarness, User
 from tests.test_conversation import consent, stored, tr
@@ -124,3 +125,22 @@ async def test_screened_out_minor_chat_shows_no_age(harness: BotHarness) -> None
     await user.press(_("Yes, that is right"))
     assert [m.plain_text for m in user.chat if not m.from_bot] == ["/start"]
     assert "16" not in " ".join(m.plain_text for m in user.chat)
+
+
+async def test_a_flood_keeps_a_bounded_number_of_message_ids(
+    harness: BotHarness, engine: AsyncEngine
+) -> None:
+    """2,000 more messages of one account leave 1,000 ids; /delete sends them 100 per call."""
+    _ = tr(harness, "ru")
+    user = harness.user(language_code="ru")
+    await consent(user, _)
+    [response_id] = [row[0] for row in (await table_rows(engine))["responses"]]
+    flood = [(message_id, harness.clock.now) for message_id in range(10_000, 12_000)]
+    async with harness.services.sessions.begin() as session:
+        await repo.remember_messages(session, response_id, flood)
+    assert len((await table_rows(engine))["chat_messages"]) == repo.MAX_KEPT_MESSAGES
+    await user.send("/delete")  # past the limit: not kept, so left by /delete
+    await user.press(_("Yes, erase everything"))
+    calls = harness.calls("deleteMessages")
+    assert [len(call.params["message_ids"]) for call in calls] == [100] * 10
+    assert [m.plain_text for m in user.chat if not m.from_bot] == ["/start", "/delete"]

@@ -402,17 +402,7 @@ class BotApiEmulator:
         text = self._check_text(params.get("text", ""), parse_mode, MAX_TEXT, "message text")
         markup = self._check_markup(params.get("reply_markup"))
         self._flood_check(chat)
-        message = chat.add(
-            Message(
-                next(chat.ids),
-                chat.id,
-                True,
-                text=text,
-                parse_mode=parse_mode,
-                reply_markup=markup,
-                date=self._now(),
-            )
-        )
+        message = self._new_message(chat, True, text=text, parse_mode=parse_mode, reply_markup=markup)
         self._changed(chat)
         return self._message_dict(message)
 
@@ -431,19 +421,15 @@ class BotApiEmulator:
         if part is not None:
             name, content = part[0], part[1]
         self._flood_check(chat)
-        message = chat.add(
-            Message(
-                next(chat.ids),
-                chat.id,
-                True,
-                caption=caption,
-                parse_mode=parse_mode,
-                reply_markup=markup,
-                media=kind,
-                file=content,
-                file_name=name,
-                date=self._now(),
-            )
+        message = self._new_message(
+            chat,
+            True,
+            caption=caption,
+            parse_mode=parse_mode,
+            reply_markup=markup,
+            media=kind,
+            file=content,
+            file_name=name,
         )
         self._changed(chat)
         return self._message_dict(message)
@@ -497,6 +483,10 @@ class BotApiEmulator:
 
     def _now(self) -> int:
         return int(self.clock())
+
+    def _new_message(self, chat: Chat, from_bot: bool, **fields: Any) -> Message:
+        """A new message in `chat`: the chat's next id, dated now."""
+        return chat.add(Message(next(chat.ids), chat.id, from_bot, date=self._now(), **fields))
 
     def _deletable(self, message: Message) -> bool:
         """Within 48 hours of its date; a bot may delete its own and, in private chats, the user's."""
@@ -573,9 +563,7 @@ class BotApiEmulator:
         """An update for a message the user sends; `content` holds Bot API message fields."""
         chat = self.open_chat(user["id"] if chat_id is None else chat_id, chat_type)
         chat.started = True
-        message = chat.add(
-            Message(next(chat.ids), chat.id, False, text=content.get("text"), date=self._now())
-        )
+        message = self._new_message(chat, False, text=content.get("text"))
         data = self._message_dict(message) | {"from": user} | content
         if isinstance(data.get("text"), str) and data["text"].startswith("/"):
             command = data["text"].split()[0]
