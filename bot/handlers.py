@@ -84,12 +84,16 @@ async def _remember(turn: Turn, reply: Send, message_id: int, sent_at: datetime)
 
 
 async def _delete(reply: DeleteMessages, chat_id: int, context: Context) -> None:
-    """Delete messages, at most 100 per call; a refusal leaves them, which the reply has told."""
+    """Delete messages, at most 100 per call.
+
+    A refused or failed call is logged and the turn goes on: what it decided is committed, and
+    its notice (what was erased, what Telegram keeps) must still reach the respondent.
+    """
     ids = reply.message_ids
     for start in range(0, len(ids), BulkRequestLimit.MAX_LIMIT):
         try:
             await context.bot.delete_messages(chat_id, ids[start : start + BulkRequestLimit.MAX_LIMIT])
-        except BadRequest as error:
+        except NetworkError as error:  # BadRequest included
             log.warning("delete_skipped", extra={"reason": error.message})
 
 

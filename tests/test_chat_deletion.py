@@ -15,6 +15,10 @@ from tests.harness import BotHarness, User
 from tests.test_conversation import consent, stored, tr
 
 CITY, COMMENT = "Жанаозен", "Мой брат воюет"
+ERASED = (
+    "All your answers have been erased and the survey's messages removed from this chat. Thank you. "
+    "If you want to take part again, send /start."
+)
 
 
 async def answer_everything(user: User, _: Translator, age: str = "34") -> None:
@@ -57,11 +61,7 @@ async def test_delete_within_48_hours_leaves_no_answer_in_the_chat(
     await user.send("/delete")
     await user.press(_("Yes, erase everything"))
     assert showing_answers(user, _) == []
-    erased = _(
-        "All your answers have been erased and the survey's messages removed from this chat. Thank you. "
-        "If you want to take part again, send /start."
-    )
-    assert [(m.from_bot, m.plain_text) for m in user.chat] == [(False, "/start"), (True, erased)]
+    assert [(m.from_bot, m.plain_text) for m in user.chat] == [(False, "/start"), (True, _(ERASED))]
     deleted = {d.text for d in harness.emulator.deleted}
     assert {"34", CITY, COMMENT, "/delete"} <= deleted, "the respondent's own messages are deleted too"
     assert len(harness.calls("deleteMessages")) == 1
@@ -144,3 +144,18 @@ async def test_a_flood_keeps_a_bounded_number_of_message_ids(
     calls = harness.calls("deleteMessages")
     assert [len(call.params["message_ids"]) for call in calls] == [100] * 10
     assert [m.plain_text for m in user.chat if not m.from_bot] == ["/start", "/delete"]
+
+
+async def test_telegram_failing_to_delete_still_tells_the_respondent(
+    harness: BotHarness, engine: AsyncEngine
+) -> None:
+    """A 502 on deleteMessages: the erase stands and its notice arrives (the messages stay)."""
+    _ = tr(harness, "ru")
+    user = harness.user(language_code="ru")
+    await consent(user, _)
+    await user.send("34")
+    await user.send("/delete")
+    harness.emulator.failing_calls = 1
+    await user.press(_("Yes, erase everything"))
+    assert user.last.plain_text == _(ERASED)
+    assert (await table_rows(engine))["responses"] == []
