@@ -70,7 +70,7 @@ def language_prompt(i18n: I18n) -> View:
 
 
 def unlink_period(_: Translator, days: int) -> str:
-    """ "3 days" as it fits in "after ... from your last answer"."""
+    """How long until answers are unlinked, in words ("3 days") that fit "... after your last answer"."""
     return _.ngettext("{n} day", "{n} days", days)
 
 

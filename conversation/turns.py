@@ -445,7 +445,12 @@ async def _erase(turn: Turn, confirmed: bool, message_id: int) -> None:
         "All your answers have been erased and the survey's messages removed from this chat. Thank you. "
         "If you want to take part again, send /start."
     )
-    turn.say(render.plain("\n\n".join(filter(None, [erased, left]))))
+    turn.say(render.plain(_with_note(erased, left)))
+
+
+def _with_note(text: str, note: str | None) -> str:
+    """`text`, then `note` as a paragraph of its own when there is one."""
+    return f"{text}\n\n{note}" if note else text
 
 
 async def _delete_chat(turn: Turn) -> str | None:
@@ -483,7 +488,7 @@ async def _clear_chat(turn: Turn) -> None:
         "The survey's messages are removed from this chat; your answers are kept. "
         "Send /start to see or change them, or /delete to erase them."
     )
-    turn.say(render.plain("\n\n".join(filter(None, [cleared, left]))))
+    turn.say(render.plain(_with_note(cleared, left)))
     log.info("chat_cleared")
 
 
