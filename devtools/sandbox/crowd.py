@@ -260,8 +260,10 @@ class Respondent:
             screen = self.reader.read(chat.keyboard)
             try:
                 if screen.kind is Kind.UNKNOWN:
-                    if self.noticed and self.patience.resumes:
-                        raise Lost()  # "try again" where the bot should have shown a question
+                    if self.patience.resumes and self.persona.ending is not Ending.UNDER_AGE:
+                        # "Try again", or the late reply to an earlier message (a redelivered
+                        # /cancel after a restart) where a question was due: /start, as people do.
+                        raise Lost()
                     return self._ended(chat)
                 outcome = await self._act(screen)
             except Lost:
