@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from html import escape
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.constants import BulkRequestLimit
 from telegram.error import BadRequest, Forbidden, NetworkError
 
 from bot.context import Context
@@ -18,7 +20,7 @@ from bot.refusals import log_refusal
 from conversation import turns as conversation
 from conversation.callbacks import decode
 from conversation.render import View
-from conversation.turns import Edit, Send, StripButtons, Toast, Turn
+from conversation.turns import DeleteMessages, Edit, Send, StripButtons, Toast, Turn
 from core.i18n import N_, supported_language
 from db import repo
 from db.engine import wipe_deleted
@@ -40,13 +42,14 @@ def markup(view: View) -> InlineKeyboardMarkup | None:
 async def _handle(update: Update, context: Context, step: Step) -> None:
     """Run `step` for this update in one transaction, then perform its replies."""
     services = context.services
-    user = update.effective_user
+    user, message = update.effective_user, update.effective_message
     assert user is not None
+    shown = (message.message_id, message.date) if message is not None else None
     # The memory-hard hash is computed before the transaction, so no lock waits for it.
     hashes = await services.participant_hashes(user.id)
     async with services.sessions.begin() as session:
         fresh = await repo.claim_update(session, update.update_id, services.clock())
-        turn = await conversation.open_turn(services, session, user.id, user.language_code, hashes)
+        turn = await conversation.open_turn(services, session, user.id, user.language_code, hashes, shown)
         if fresh:
             await step(turn)
         else:
@@ -67,14 +70,40 @@ async def _perform(turn: Turn, update: Update, context: Context) -> None:
             toast = reply.text
         elif isinstance(reply, Send):
             message = await bot.send_message(chat.id, reply.view.text, reply_markup=markup(reply.view))
-            if reply.track is not None:
-                async with turn.services.sessions.begin() as session:
-                    await repo.remember_question_message(
-                        session, reply.track.response_id, reply.track.step, message.message_id
-                    )
+            await _remember(turn, reply, message.message_id, message.date)
+        elif isinstance(reply, DeleteMessages):
+            await _delete(reply, chat.id, context)
         else:
             await _edit(reply, chat.id, context)
     await answer_query(update, toast)
+
+
+async def _remember(turn: Turn, reply: Send, message_id: int, sent_at: datetime) -> None:
+    """Note a sent message: as the current question's if tracked, and as one of the survey's chat."""
+    response = turn.response
+    if reply.track is None and response is None:
+        return
+    async with turn.services.sessions.begin() as session:
+        if reply.track is not None:
+            await repo.remember_question_message(
+                session, reply.track.response_id, reply.track.step, message_id
+            )
+        if response is not None:
+            await repo.remember_messages(session, response.id, [(message_id, sent_at)])
+
+
+async def _delete(reply: DeleteMessages, chat_id: int, context: Context) -> None:
+    """Delete messages, at most 100 per call.
+
+    A refused or failed call is logged and the turn goes on: what it decided is committed, and
+    its notice (what was erased, what Telegram keeps) must still reach the respondent.
+    """
+    ids = reply.message_ids
+    for start in range(0, len(ids), BulkRequestLimit.MAX_LIMIT):
+        try:
+            await context.bot.delete_messages(chat_id, ids[start : start + BulkRequestLimit.MAX_LIMIT])
+        except NetworkError as error:  # BadRequest included
+            log.warning("delete_skipped", extra={"reason": error.message})
 
 
 async def answer_query(update: Update, toast: str | None) -> None:
@@ -181,8 +210,7 @@ async def group_start(update: Update, context: Context) -> None:
     keyboard = InlineKeyboardMarkup([[InlineKeyboardButton(_("Open a private chat"), url=link)]])
     try:
         await update.effective_message.reply_text(
-            escape(_("The survey is anonymous and runs only in a private chat with me.")),
-            reply_markup=keyboard,
+            escape(_("The survey runs only in a private chat with me.")), reply_markup=keyboard
         )
     except Forbidden:
         log.info("group_reply_forbidden")

@@ -21,6 +21,8 @@ class Action(StrEnum):
     DONE = "d"
     EDIT = "e"
     ERASE = "x"
+    CLEAR = "k"
+    AGE = "g"
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,8 @@ _PATTERNS = {
     Action.DONE: re.compile(r"d:(?P<response>[0-9a-f]{8}):(?P<step>\d{1,6})"),
     Action.EDIT: re.compile(rf"e:(?P<response>[0-9a-f]{{8}}):(?P<step>\d{{1,6}}):(?P<value>{_CODE})"),
     Action.ERASE: re.compile(r"x:(?P<value>yes|no)"),
+    Action.CLEAR: re.compile(r"k:(?P<response>[0-9a-f]{8}):(?P<step>\d{1,6})"),
+    Action.AGE: re.compile(r"g:(?P<response>[0-9a-f]{8}):(?P<step>\d{1,6}):(?P<value>yes|no)"),
 }
 
 

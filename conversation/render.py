@@ -69,15 +69,25 @@ def language_prompt(i18n: I18n) -> View:
     return View(text, (tuple(buttons),))
 
 
-def consent_prompt(_: Translator) -> View:
-    """The consent statement with Agree / No thanks."""
+def unlink_period(_: Translator, days: int) -> str:
+    """How long until answers are unlinked, in words ("3 days") that fit "... after your last answer"."""
+    return _.ngettext("{n} day", "{n} days", days)
+
+
+def consent_prompt(_: Translator, unlink_after_days: int) -> View:
+    """The consent statement with Agree / No thanks: what is kept, for how long, and the chat."""
     text = _(
-        "This is an independent, anonymous research survey about views on the war in Ukraine. "
+        "This is an independent research survey about views on the war in Ukraine. "
         "It takes about 2 minutes.\n\n"
-        "We do not store your name, username or Telegram ID, only a keyed pseudonym. "
-        "Answers are published only as totals of groups large enough that nobody can be singled out. "
-        "You can stop at any time and erase your answers with /delete.\n\n"
-        "Do you agree to take part?"
+        "It is pseudonymous, not anonymous: we keep your answers under a code made from your "
+        "Telegram ID, never the ID itself, your name or username. {period} after your last answer "
+        "we delete the code: your answers stay for the research, but no one can link them to you "
+        "any more, nor change or erase them. Until then /delete erases them. Results are published "
+        "only as totals of groups large enough that nobody can be singled out.\n\n"
+        "Telegram keeps this chat like any other. At the end a button clears it, or clear it "
+        "yourself in the chat's menu.\n\n"
+        "Do you agree to take part?",
+        period=unlink_period(_, unlink_after_days),
     )
     buttons = (
         (Button(_("I agree"), encode(Action.CONSENT, _.language, "yes")),),
@@ -169,7 +179,19 @@ def summary_view(_: Translator, questionnaire: Questionnaire, answers: Answers, 
         "",
         escape(_("To change an answer, press its button below. To erase all your answers, send /delete.")),
     ]
-    return View("\n".join(lines), _rows(buttons, 2))
+    clear = Button(_("Clear this chat, keep my answers"), encode(Action.CLEAR, position.tag, position.step))
+    return View("\n".join(lines), (*_rows(buttons, 2), (clear,)))
+
+
+def age_check(_: Translator, age: int, position: Position) -> View:
+    """An age under 18 is asked again before it ends the survey: a typo must not lock anyone out."""
+    text = _("You typed {age}. Is that right? This survey is only for people aged 18 and over.", age=age)
+    tag, step = position.tag, position.step
+    buttons = (
+        (Button(_("Yes, that is right"), encode(Action.AGE, tag, step, "yes")),),
+        (Button(_("No, let me correct it"), encode(Action.AGE, tag, step, "no")),),
+    )
+    return View(escape(text), buttons)
 
 
 def erase_prompt(_: Translator) -> View:

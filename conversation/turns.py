@@ -9,9 +9,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from html import escape
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -39,6 +40,9 @@ from survey.flow import (
 from survey.model import SKIP, Kind, Question
 
 log = logging.getLogger(__name__)
+
+DELETABLE_FOR = timedelta(hours=48)
+"""Telegram lets a bot delete a message (the bot's or, in a private chat, the user's) this long."""
 
 
 @dataclass(frozen=True)
@@ -71,7 +75,14 @@ class Toast:
     text: str
 
 
-Reply = Send | Edit | StripButtons | Toast
+@dataclass(frozen=True)
+class DeleteMessages:
+    """Delete messages of the chat (Telegram skips those it no longer lets the bot delete)."""
+
+    message_ids: tuple[int, ...]
+
+
+Reply = Send | Edit | StripButtons | Toast | DeleteMessages
 
 
 @dataclass
@@ -83,6 +94,8 @@ class Turn:
     pseudonym: str
     telegram_language: str | None
     now: datetime
+    message: tuple[int, datetime] | None = None
+    """The id and date of the update's message: the one typed, or the one whose button was pressed."""
     respondent: Respondent | None = None
     response: Response | None = None
     replies: list[Reply] = field(default_factory=list)
@@ -118,12 +131,14 @@ async def open_turn(
     telegram_user_id: int,
     telegram_language: str | None,
     participant_hashes: Sequence[str] = (),
+    message: tuple[int, datetime] | None = None,
 ) -> Turn:
     """Lock the respondent (if any) and load their response for this event.
 
     A respondent still under PSEUDONYM_KEY_OLD moves to the current key. Without a respondent,
     `participant_hashes` (services.participant_hashes, computed before the transaction) tell
-    whether this person's response was unlinked.
+    whether this person's response was unlinked. The update's message is kept as part of the
+    survey's chat while there is a response.
     """
     turn = Turn(
         services,
@@ -131,6 +146,7 @@ async def open_turn(
         services.pseudonym(telegram_user_id),
         (telegram_language or "").split("-")[0] or None,
         services.clock(),
+        message,
     )
     turn.respondent = await repo.lock_respondent(session, turn.pseudonym)
     old_pseudonym = services.old_pseudonym(telegram_user_id)
@@ -144,6 +160,8 @@ async def open_turn(
             turn.respondent.participant_hash = turn.participant_hash
     elif participant_hashes:
         turn.unlinked = await repo.participated(session, participant_hashes)
+    if turn.response is not None and message is not None:
+        await repo.remember_messages(session, turn.response.id, [message])
     return turn
 
 
@@ -207,8 +225,6 @@ def _closed_notice(turn: Turn) -> str:
     """What to tell someone whose response is over, for messages that do not fit anything."""
     _ = turn._
     status = turn.response.status if turn.response else None
-    if status is ResponseStatus.SCREENED_OUT:
-        return _("Thank you for your interest. This survey is only for people aged 18 and over.")
     if status is ResponseStatus.CANCELLED:
         return _("You stopped the survey. Send /start to continue where you left off.")
     return _("You have already completed the survey, thank you! Send /start to see or change your answers.")
@@ -226,12 +242,9 @@ async def start(turn: Turn) -> None:
         return
     if turn.respondent is None or response is None:
         if turn.telegram_language in LANGUAGES:
-            turn.say(render.consent_prompt(_))
+            turn.say(_consent_prompt(turn, _))
         else:
             turn.say(render.language_prompt(turn.services.i18n))
-        return
-    if response.status is ResponseStatus.SCREENED_OUT:
-        turn.say(render.plain(_closed_notice(turn)))
         return
     notice = None
     if response.status is ResponseStatus.CANCELLED:
@@ -247,17 +260,28 @@ async def choose_language_prompt(turn: Turn) -> None:
     turn.say(render.language_prompt(turn.services.i18n))
 
 
+def _consent_prompt(turn: Turn, _: Translator) -> View:
+    return render.consent_prompt(_, turn.services.settings.unlink_after_days)
+
+
 async def help_text(turn: Turn) -> None:
-    """/help: what the survey is and which commands exist."""
+    """/help: what the survey is, what is kept and for how long, and which commands exist."""
+    _ = turn._
     turn.say(
         render.plain(
-            turn._(
-                "This bot runs an anonymous research survey about views on the war in Ukraine.\n\n"
+            _(
+                "This bot runs a pseudonymous (not anonymous) research survey about views on the war "
+                "in Ukraine. Your answers are kept under a code made from your Telegram ID; {period} "
+                "after your last answer the code is deleted, and the answers can no longer be traced "
+                "to you, changed or erased.\n\n"
                 "/start - begin, or continue where you left off\n"
                 "/language - switch between Kazakh and Russian\n"
                 "/cancel - stop now (your answers so far are kept)\n"
-                "/delete - erase all your answers\n"
-                "/help - this message"
+                "/delete - erase all your answers and the survey's messages in this chat\n"
+                "/help - this message\n\n"
+                "Telegram keeps this chat like any other; to remove it, open the chat's menu and choose "
+                "\u201cClear history\u201d.",
+                period=render.unlink_period(_, turn.services.settings.unlink_after_days),
             )
         )
     )
@@ -326,7 +350,11 @@ async def on_button(turn: Turn, callback: Callback, message_id: int) -> None:
     elif callback.action is Action.ERASE:
         await _erase(turn, callback.value == "yes", message_id)
     elif _current_button(turn, callback):
-        if callback.action is Action.ANSWER:
+        if callback.action is Action.CLEAR:
+            await _clear_chat(turn)
+        elif callback.action is Action.AGE:
+            await _check_age(turn, callback.value == "yes", message_id)
+        elif callback.action is Action.ANSWER:
             await _choose(turn, callback.value, message_id)
         elif callback.action is Action.TOGGLE:
             await _toggle(turn, callback.value, message_id)
@@ -367,7 +395,8 @@ def _current_button(turn: Turn, callback: Callback) -> bool:
         return False
     if response.status is not ResponseStatus.IN_PROGRESS and not (
         response.status is ResponseStatus.COMPLETE
-        and callback.action in (Action.EDIT, Action.ANSWER, Action.TOGGLE, Action.DONE)
+        and callback.action
+        in (Action.EDIT, Action.ANSWER, Action.TOGGLE, Action.DONE, Action.CLEAR, Action.AGE)
     ):
         turn.toast(_closed_notice(turn))
         return False
@@ -377,12 +406,12 @@ def _current_button(turn: Turn, callback: Callback) -> bool:
 async def _set_language(turn: Turn, language: str, message_id: int) -> None:
     if turn.respondent is None:
         turn.telegram_language = language
-        turn.replies.append(Edit(message_id, render.consent_prompt(turn._)))
+        turn.replies.append(Edit(message_id, _consent_prompt(turn, turn._)))
         return
     turn.respondent.language = language
     name = turn._(LANGUAGE_NAMES[language])
     turn.replies.append(Edit(message_id, render.plain(turn._("Language: {name}", name=name))))
-    if turn.response is None or turn.response.status is ResponseStatus.SCREENED_OUT:
+    if turn.response is None:
         return
     turn.response.language = language
     if turn.response.status is ResponseStatus.CANCELLED:
@@ -400,7 +429,7 @@ async def _consent(turn: Turn, callback: Callback, message_id: int) -> None:
         turn.replies.append(Edit(message_id, render.plain(_unlinked_notice(turn))))
         return
     chosen = _("I agree") if callback.value == "yes" else _("No, thanks")
-    consent_text = render.consent_prompt(_).text
+    consent_text = _consent_prompt(turn, _).text
     turn.replies.append(Edit(message_id, View(f"{consent_text}\n\n➡️ <b>{escape(chosen)}</b>")))
     if callback.value != "yes":
         turn.say(render.plain(_("Thank you anyway. If you change your mind, send /start.")))
@@ -434,6 +463,8 @@ async def _consent(turn: Turn, callback: Callback, message_id: int) -> None:
         turn.toast(_("You have already agreed. Send /start to continue."))
         return
     turn.respondent, turn.response = respondent, response
+    if turn.message is not None:
+        await repo.remember_messages(turn.session, response.id, [turn.message])
     log.info("consented", extra={"language": callback.language})
     await _show_current(turn)
 
@@ -448,21 +479,83 @@ async def _erase(turn: Turn, confirmed: bool, message_id: int) -> None:
         gone = _unlinked_notice(turn) if turn.unlinked else nothing
         turn.replies.append(Edit(message_id, render.plain(gone)))
         return
-    if turn.response is not None and turn.response.question_message_id is not None:
-        turn.replies.append(StripButtons(turn.response.question_message_id))
+    left = await _delete_chat(turn)
     await repo.erase_respondent(turn.session, turn.respondent)
     log.info("respondent_erased")
     turn.respondent = turn.response = None
     turn.erased = True
-    turn.replies.append(
-        Edit(
-            message_id,
-            render.plain(
-                _(
-                    "All your answers have been erased. Thank you. "
-                    "If you want to take part again, send /start."
-                )
-            ),
+    erased = _(
+        "All your answers have been erased and the survey's messages removed from this chat. Thank you. "
+        "If you want to take part again, send /start."
+    )
+    turn.say(render.plain(_with_note(erased, left)))
+
+
+def _with_note(text: str, note: str | None) -> str:
+    """`text`, then `note` as a paragraph of its own when there is one."""
+    return f"{text}\n\n{note}" if note else text
+
+
+async def _delete_chat(turn: Turn) -> str | None:
+    """Delete the survey's messages from the chat and forget their ids.
+
+    Returns what to tell about messages too old for Telegram to let the bot delete (None: none).
+    """
+    if turn.response is None:
+        return None
+    messages = await repo.forget_messages(turn.session, turn.response.id)
+    turn.response.question_message_id = None
+    ids = tuple(message_id for message_id, _sent in messages)
+    if ids:
+        turn.replies.append(DeleteMessages(ids))
+    too_old = [sent for _id, sent in messages if turn.now - sent >= DELETABLE_FOR]
+    if not too_old:
+        return None
+    zone = ZoneInfo(turn.services.settings.timezone)
+    until = max(too_old).astimezone(zone).strftime("%d.%m.%Y %H:%M")
+    return turn._(
+        "Telegram does not let bots delete messages older than 48 hours, so the survey's messages "
+        "up to {date} are still here. To remove them, open this chat's menu (⋮ or the bot's name "
+        "at the top) and choose \u201cClear history\u201d.",
+        date=until,
+    )
+
+
+async def _clear_chat(turn: Turn) -> None:
+    """The summary's "clear this chat": delete the survey's messages, keep the answers."""
+    response = turn.response
+    assert response is not None
+    left = await _delete_chat(turn)
+    _bump(response)
+    cleared = turn._(
+        "The survey's messages are removed from this chat; your answers are kept. "
+        "Send /start to see or change them, or /delete to erase them."
+    )
+    turn.say(render.plain(_with_note(cleared, left)))
+    log.info("chat_cleared")
+
+
+async def _check_age(turn: Turn, confirmed: bool, message_id: int) -> None:
+    """The answer to "you typed 17, is that right?": screen out, or ask the age again."""
+    response = turn.response
+    assert response is not None
+    if not confirmed:
+        turn.replies.append(StripButtons(message_id))
+        _bump(response, question_message_id=None)
+        await _show_current(turn)
+        return
+    assert turn.respondent is not None
+    await _delete_chat(turn)
+    await repo.erase_respondent(turn.session, turn.respondent)
+    await repo.add_to_tally(turn.session, repo.SCREENED_OUT_TALLY)
+    log.info("screened_out")
+    turn.respondent = turn.response = None
+    turn.say(
+        render.plain(
+            turn._(
+                "Thank you for your interest. This survey is only for people aged 18 and over, "
+                "so we have not kept your answers."
+            )
         )
     )
 
@@ -624,27 +717,14 @@ async def _store(
     response = turn.response
     assert response is not None
     questionnaire = turn.services.questionnaire
+    if question.kind is Kind.INTEGER and value.number is not None and screens_out(question, value.number):
+        if message_id is not None:
+            turn.replies.append(StripButtons(message_id))
+        _bump(response, question_message_id=None)
+        turn.say(render.age_check(turn._, value.number, _position(response)), track=_position(response))
+        return
     if message_id is not None:
         turn.replies.append(Edit(message_id, render.answered_view(turn._, question, questionnaire, value)))
-    if question.kind is Kind.INTEGER and value.number is not None and screens_out(question, value.number):
-        await repo.delete_answers(turn.session, response.id, list(answers))
-        _bump(
-            response,
-            status=ResponseStatus.SCREENED_OUT,
-            current_question=None,
-            pending={},
-            question_message_id=None,
-        )
-        log.info("screened_out")
-        turn.say(
-            render.plain(
-                turn._(
-                    "Thank you for your interest. This survey is only for people aged 18 and over, "
-                    "so we have not kept your answers."
-                )
-            )
-        )
-        return
     await repo.save_answer(turn.session, response.id, question.id, value, turn.now)
     log.info("answer_stored", extra={"question": question.id})
     current = {**answers, question.id: value}

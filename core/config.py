@@ -46,7 +46,8 @@ class Settings(SchemaSettings):
     database_url: str = DEFAULT_DATABASE_URL
     pseudonym_key: SecretStr | None = None
     pseudonym_key_old: SecretStr | None = None
-    unlink_after_days: float = Field(default=3, gt=0, le=7)
+    unlink_after_days: int = Field(default=3, ge=1, le=7)
+    """Days after a response's last change when it is cut from its pseudonym (told to respondents)."""
     researcher_ids: Annotated[frozenset[int], NoDecode] = frozenset()
     digest_chat_id: int | None = None
     digest_schedule: str = "0 20 * * *"

@@ -233,6 +233,29 @@ class AnswerChoice(Base):
     option: Mapped[str] = mapped_column(CODE, primary_key=True)
 
 
+class ChatMessage(Base):
+    """A message of the survey in the respondent's chat (theirs or the bot's), kept so /delete
+    and the summary's "clear this chat" can delete it; held only while the response is linked.
+    """
+
+    __tablename__ = "chat_messages"
+
+    response_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("responses.id", ondelete="CASCADE"), primary_key=True
+    )
+    message_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    sent_at: Mapped[datetime]
+
+
+class Tally(Base):
+    """A count with no person behind it (screened_out: people under 18 who confirmed their age)."""
+
+    __tablename__ = "tallies"
+
+    name: Mapped[str] = mapped_column(CODE, primary_key=True)
+    count: Mapped[int] = mapped_column(BigInteger)
+
+
 class ResearcherSetting(Base):
     """A researcher's own choices (the language of statistics and exports), by researcher pseudonym.
 

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, delete, exists, insert, or_, select, update
+from sqlalchemy import CursorResult, delete, exists, func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -16,14 +16,21 @@ from sqlalchemy.orm import selectinload
 from db.models import (
     Answer,
     AnswerChoice,
+    ChatMessage,
     Participant,
     ProcessedUpdate,
     ResearcherSetting,
     Respondent,
     Response,
+    Tally,
 )
 from survey.analysis import ANSWER_COLUMNS, analysis_value
 from survey.flow import AnswerValue
+
+MAX_KEPT_MESSAGES = 1000
+"""Message ids kept per response for deletion; a survey takes about 30, so only a flood reaches it."""
+SCREENED_OUT_TALLY = "screened_out"
+"""The tally of people under 18 who confirmed their age: nothing else of them is kept."""
 
 
 def upsert(session: AsyncSession, table: Any) -> Any:
@@ -65,8 +72,9 @@ async def unlink_settled(session: AsyncSession, cutoff: datetime, limit: int) ->
     """Cut the link of respondents whose responses last changed before `cutoff`; how many.
 
     Each keeps its answers; its participation hash moves to `participants` (sorted, so row order
-    says nothing of when), its response loses the respondent and the message id, and the
-    respondent row (the pseudonym) is deleted. Rows another replica is unlinking are skipped.
+    says nothing of when), its response loses the respondent, the message id and the ids of its
+    chat's messages, and the respondent row (the pseudonym) is deleted. Rows another replica is
+    unlinking are skipped.
     """
     # Driven by respondents (only the linked few), each looked up by the responses' and answers' keys.
     recent_answer = exists().where(Answer.response_id == Response.id, Answer.answered_at >= cutoff)
@@ -89,6 +97,8 @@ async def unlink_settled(session: AsyncSession, cutoff: datetime, limit: int) ->
     if hashes:
         insert_hashes = upsert(session, Participant).values([{"hash": h} for h in hashes])
         await session.execute(insert_hashes.on_conflict_do_nothing(index_elements=["hash"]))
+    of_settled = select(Response.id).where(Response.respondent_id.in_(ids))
+    await session.execute(delete(ChatMessage).where(ChatMessage.response_id.in_(of_settled)))
     await session.execute(
         update(Response)
         .where(Response.respondent_id.in_(ids))
@@ -181,11 +191,60 @@ async def remember_question_message(
     )
 
 
+async def remember_messages(
+    session: AsyncSession,
+    response_id: uuid.UUID,
+    messages: Sequence[tuple[int, datetime]],
+    limit: int = MAX_KEPT_MESSAGES,
+) -> None:
+    """Keep (message id, date) of survey messages in the chat, unless the response is gone meanwhile.
+
+    At most `limit` per response: an account flooding the bot cannot grow the table without end.
+    """
+    if not messages:
+        return
+    locked = select(Response.id).where(Response.id == response_id).with_for_update()
+    if await session.scalar(locked) is None:
+        return
+    kept = select(func.count()).select_from(ChatMessage).where(ChatMessage.response_id == response_id)
+    room = limit - int(await session.scalar(kept) or 0)
+    messages = messages[: max(room, 0)]
+    if not messages:
+        return
+    rows = [{"response_id": response_id, "message_id": m, "sent_at": at} for m, at in messages]
+    statement = upsert(session, ChatMessage).values(rows)
+    await session.execute(statement.on_conflict_do_nothing(index_elements=["response_id", "message_id"]))
+
+
+async def forget_messages(session: AsyncSession, response_id: uuid.UUID) -> list[tuple[int, datetime]]:
+    """Remove and return the kept (message id, date) of a response's chat, oldest first."""
+    kept = select(ChatMessage.message_id, ChatMessage.sent_at).where(ChatMessage.response_id == response_id)
+    messages = [
+        (row.message_id, row.sent_at) for row in await session.execute(kept.order_by(ChatMessage.message_id))
+    ]
+    await session.execute(delete(ChatMessage).where(ChatMessage.response_id == response_id))
+    return messages
+
+
+async def add_to_tally(session: AsyncSession, name: str) -> None:
+    """Count one more in the tally `name` (atomically: replicas may count at once)."""
+    statement = upsert(session, Tally).values(name=name, count=1)
+    await session.execute(
+        statement.on_conflict_do_update(index_elements=["name"], set_={"count": Tally.count + 1})
+    )
+
+
+async def tally(session: AsyncSession, name: str) -> int:
+    """The count of the tally `name` (0 before the first)."""
+    return int(await session.scalar(select(Tally.count).where(Tally.name == name)) or 0)
+
+
 async def erase_respondent(session: AsyncSession, respondent: Respondent) -> None:
     """Delete a respondent and everything that belongs to them."""
     response_ids = select(Response.id).where(Response.respondent_id == respondent.id)
     await session.execute(delete(AnswerChoice).where(AnswerChoice.response_id.in_(response_ids)))
     await session.execute(delete(Answer).where(Answer.response_id.in_(response_ids)))
+    await session.execute(delete(ChatMessage).where(ChatMessage.response_id.in_(response_ids)))
     await session.execute(delete(Response).where(Response.respondent_id == respondent.id))
     await session.execute(delete(Respondent).where(Respondent.id == respondent.id))
 

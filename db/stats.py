@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import ColumnElement, String, cast, func, literal, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from db import repo
 from db.models import Response, ResponseStatus
 from survey.analysis import VARIABLES
 
@@ -177,6 +178,8 @@ async def overview(
     distributions = await margins(session, variables, with_statuses=True)
     by_status = distributions.pop("status")
     statuses = {status: by_status.get(status.value, 0) for status in ResponseStatus}
+    # Screened-out people leave only a tally (nothing tied to them), so no day or week either.
+    statuses[ResponseStatus.SCREENED_OUT] += await repo.tally(session, repo.SCREENED_OUT_TALLY)
     completed = statuses[ResponseStatus.COMPLETE]  # each has a duration: completed_at is set with it
     return Overview(
         statuses=statuses,

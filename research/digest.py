@@ -167,7 +167,7 @@ def compose_language(_: Translator, writer: DigestWriter, figures: Figures, link
     k, plan = writer.settings.min_cell, writer.questionnaire.analysis.digest
     moment = figures.as_of.astimezone(ZoneInfo(writer.settings.timezone)).strftime("%d.%m.%Y %H:%M")
     title = _(TITLE, date=moment)
-    invitation = _("Take part anonymously: {link}", link=link)
+    invitation = _("Take part: {link}", link=link)
     total = figures.total
     if total is None:
         body = [_("Not enough people have taken part yet to publish results safely."), invitation]

@@ -127,8 +127,11 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def emulator() -> BotApiEmulator:
-    return BotApiEmulator(TEST_TOKEN)
+def emulator(clock: Clock) -> BotApiEmulator:
+    """Telegram, dating messages by the test's clock (deletion is allowed for 48 hours)."""
+    emulator = BotApiEmulator(TEST_TOKEN)
+    emulator.clock = lambda: clock().timestamp()
+    return emulator
 
 
 async def start_application(

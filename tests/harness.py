@@ -130,6 +130,12 @@ class User:
         return self.emulator.bot_messages(self.id)
 
     @property
+    def chat(self) -> list[Message]:
+        """Every message left in this chat, the user's and the bot's, oldest first."""
+        chat = self.emulator.chats.get(self.id)
+        return list(chat.messages.values()) if chat else []
+
+    @property
     def last(self) -> Message:
         """The bot's newest message."""
         return self.messages[-1]

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.handlers import TRY_AGAIN
 from core.i18n import Translator
 from db.models import Answer, AnswerChoice, Respondent, Response, ResponseStatus
-from tests.conftest import make_settings, start_application, stop_application, table_rows
+from tests.conftest import RESEARCHER_ID, make_settings, start_application, stop_application, table_rows
 from tests.harness import BotHarness, User
 
 
@@ -47,7 +47,7 @@ async def test_complete_survey_in_russian_with_every_branch(harness: BotHarness,
     _ = tr(harness, "ru")
     user = harness.user(language_code="ru")
     await user.send("/start")
-    assert "анонимн" in user.last.plain_text.lower()
+    assert "псевдонимный, а не анонимный" in user.last.plain_text
     assert user.buttons == [_("I agree"), _("No, thanks")]
     await user.press(_("I agree"))
     assert user.last.plain_text == _("How old are you? Please type your age as a number, for example 34.")
@@ -179,18 +179,57 @@ async def test_declining_consent_stores_nothing(harness: BotHarness, engine: Asy
     assert all(rows[t] == [] for t in ("respondents", "responses", "answers", "answer_choices"))
 
 
-async def test_under_18_is_thanked_and_nothing_is_kept(harness: BotHarness, engine: AsyncEngine) -> None:
+async def test_a_mistyped_age_under_18_can_be_corrected(harness: BotHarness, engine: AsyncEngine) -> None:
+    """17 typed for 71 is asked back; "No" asks the age again and nothing is screened out."""
+    _ = tr(harness, "ru")
+    user = harness.user(language_code="ru")
+    await consent(user, _)
+    await user.send("17")
+    assert user.last.plain_text == _(
+        "You typed {age}. Is that right? This survey is only for people aged 18 and over.", age=17
+    )
+    assert user.buttons == [_("Yes, that is right"), _("No, let me correct it")]
+    await user.press(_("No, let me correct it"))
+    assert user.last.plain_text == _("How old are you? Please type your age as a number, for example 34.")
+    await user.send("71")
+    assert user.last.plain_text == _("What is your gender?")
+    assert await stored(engine) == {"age": 71}
+    # Typing the right age straight away, without pressing a button, works too.
+    other = harness.user(language_code="ru")
+    await consent(other, _)
+    await other.send("17")
+    await other.send("71")
+    assert other.last.plain_text == _("What is your gender?")
+    assert [r.status for r in await responses(engine)] == [ResponseStatus.IN_PROGRESS] * 2
+
+
+async def test_a_confirmed_under_18_leaves_only_a_count(harness: BotHarness, engine: AsyncEngine) -> None:
+    """After "yes, I am 16": no respondent, response or message id, only the tally; the chat is cleared."""
     _ = tr(harness, "ru")
     user = harness.user(language_code="ru")
     await consent(user, _)
     await user.send("16")
-    assert "18" in user.last.plain_text
-    assert user.messages_with_buttons == []
-    assert await stored(engine) == {}
-    [response] = await responses(engine)
-    assert response.status == ResponseStatus.SCREENED_OUT
-    await user.send("30")
-    assert "18" in user.last.plain_text and await stored(engine) == {}
+    await user.press(_("Yes, that is right"))
+    assert user.last.plain_text == _(
+        "Thank you for your interest. This survey is only for people aged 18 and over, "
+        "so we have not kept your answers."
+    )
+    rows = await table_rows(engine)
+    assert rows["tallies"] == [("screened_out", 1)]
+    kept = {
+        table: found
+        for table, found in rows.items()
+        if found and table not in ("tallies", "processed_updates")
+    }
+    assert kept == {}
+    assert [m.text for m in user.chat if "16" in (m.text or "")] == []
+    # A new /start is a new person: nothing recognises them.
+    await user.send("/start")
+    assert user.buttons == [_("I agree"), _("No, thanks")]
+    assert (await table_rows(engine))["tallies"] == [("screened_out", 1)]
+    researcher = harness.user(language_code="ru", user_id=RESEARCHER_ID)
+    await researcher.send("/stats")
+    assert f"{_('Screened out (under 18)')}: 1" in researcher.last.plain_text
 
 
 async def test_bad_ages_are_explained_and_asked_again(harness: BotHarness, engine: AsyncEngine) -> None:

@@ -92,6 +92,36 @@ async def test_message_ids_are_per_chat_and_edits_fail_as_in_telegram(
     assert status == 200 and body["result"]["text"] == "bye"
 
 
+async def test_deleting_messages_as_telegram_allows(
+    server: EmulatorServer, http: ClientSession, control: ControlClient
+) -> None:
+    """Both sides of a private chat within 48 hours; up to 100 ids per call; unknown ids skipped."""
+    user = await started_user(control)
+    for _ in range(3):
+        await api(http, server, "sendMessage", data={"chat_id": str(user), "text": "answer"})
+    status, body = await api(
+        http, server, "deleteMessages", data={"chat_id": str(user), "message_ids": "[1, 2, 404]"}
+    )
+    assert (status, body["result"]) == (200, True)
+    assert [m.message_id for m in (await control.chat(user)).messages] == [3, 4]
+    emulator = server.emulator
+    assert [(d.message_id, d.from_bot, d.text) for d in emulator.deleted] == [
+        (1, False, "/start"),
+        (2, True, "answer"),
+    ]
+    for ids, description in (([], "are not specified"), (list(range(1, 102)), "too many")):
+        status, body = await api(http, server, "deleteMessages", json={"chat_id": user, "message_ids": ids})
+        assert status == 400 and description in body["description"]
+    status, body = await api(http, server, "deleteMessage", json={"chat_id": user, "message_id": 2})
+    assert body["description"] == "Bad Request: message to delete not found"
+    moment = time.time()
+    emulator.clock = lambda: moment + 48 * 3600
+    status, body = await api(http, server, "deleteMessage", json={"chat_id": user, "message_id": 3})
+    assert body["description"] == "Bad Request: message can't be deleted for everyone"
+    await api(http, server, "deleteMessages", json={"chat_id": user, "message_ids": [3, 4]})
+    assert len((await control.chat(user)).messages) == 2 and len(emulator.deleted) == 2
+
+
 @pytest.mark.parametrize(
     ("params", "description"),
     [

@@ -222,7 +222,8 @@ async def test_researchers_choose_their_language(harness: BotHarness, engine: As
     respondent = harness.user(language_code="ru")
     await respondent.send("/language")
     await respondent.press(kk("Kazakh"))
-    assert respondent.last.plain_text == unescape(consent_prompt(kk).text)
+    days = harness.services.settings.unlink_after_days
+    assert respondent.last.plain_text == unescape(consent_prompt(kk, days).text)
 
 
 async def test_stats_today_follows_the_configured_time_zone(engine: AsyncEngine) -> None:

@@ -176,3 +176,33 @@ async def test_the_languages_are_declared_once_and_everything_follows(harness: B
     await application.post_init(application)
     menus = [call.params.get("language_code") for call in harness.calls("setMyCommands")]
     assert menus == [None, *LANGUAGES]
+
+
+PHONE_SCREEN = 1000
+"""Characters a respondent reads on one phone screen: the consent text and /help fit in one."""
+NOT_ANONYMOUS = {
+    "en": ("anonym", "not anonymous"),
+    "kk": ("аноним", "анонимді емес"),
+    "ru": ("аноним", "не аноним"),
+}
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_consent_and_help_fit_a_phone_screen(language: str) -> None:
+    long_ones = [m.id for m in catalog(language) if m.id and ("Do you agree" in m.id or "/help - " in m.id)]
+    assert len(long_ones) == 2
+    entries = {m.id: str(m.string) for m in catalog(language) if m.id}
+    assert [(m, len(entries[m])) for m in long_ones if len(entries[m]) > PHONE_SCREEN] == []
+
+
+def test_nothing_claims_the_survey_is_anonymous() -> None:
+    """Pseudonymous, not anonymous: "anonymous" appears only as "not anonymous", in every language."""
+    texts = [("en", message) for message in used_msgids() if isinstance(message, str)]
+    texts += [(lang, str(m.string)) for lang in LANGUAGES for m in catalog(lang) if m.id and m.string]
+    claims = [
+        text
+        for lang, text in texts
+        if NOT_ANONYMOUS[lang][0] in text.lower() and NOT_ANONYMOUS[lang][1] not in text.lower()
+    ]
+    assert claims == []
+    assert len([text for _lang, text in texts if "pseudonym" in text or "псевдоним" in text]) >= 6

@@ -4,7 +4,8 @@ It reproduces Telegram's behaviour where bots usually trip: per-chat message ids
 "message is not modified", "message to edit not found", length limits, malformed HTML,
 callback data over 64 bytes, a press on a button that is not (or no longer) there, and
 flood limits (429 with retry_after) on request: once after N messages (`flood_after`), or
-as rates per chat and overall (`limits`).
+as rates per chat and overall (`limits`), and deletion only within 48 hours of a message's
+date (`clock` gives the emulator's time; every deletion is kept in `deleted`).
 
 Everything here is synchronous and in memory; `devtools.emulator.server` puts it on HTTP.
 """
@@ -24,6 +25,9 @@ from typing import Any
 MAX_TEXT = 4096
 MAX_CAPTION = 1024
 MAX_CALLBACK_DATA = 64
+DELETABLE_FOR = 48 * 3600
+"""Seconds after which Telegram no longer lets a bot delete a message (in private chats too)."""
+MAX_DELETE_IDS = 100
 HTML_TAGS = frozenset(
     [
         "b",
@@ -169,6 +173,16 @@ class FloodLimits:
 
 
 @dataclass(frozen=True)
+class Deletion:
+    """A message the bot deleted, with what it showed then."""
+
+    chat_id: int
+    message_id: int
+    from_bot: bool
+    text: str
+
+
+@dataclass(frozen=True)
 class ApiCall:
     """One Bot API call the bot made, with its parameters."""
 
@@ -245,6 +259,9 @@ class BotApiEmulator:
         """Methods whose next call Telegram refuses (400 Bad Request) with the description given."""
         self.limits = FloodLimits()
         self.monotonic: Callable[[], float] = time.monotonic
+        self.clock: Callable[[], float] = time.time
+        """Telegram's wall clock: message dates and the 48-hour limit on deletion."""
+        self.deleted: list[Deletion] = []
         self._sent_since_flood = 0
         self._update_ids = itertools.count(1)
         self._callback_ids = itertools.count(1)
@@ -266,6 +283,7 @@ class BotApiEmulator:
             "editMessageReplyMarkup": self._edit_markup,
             "editMessageCaption": self._edit_caption,
             "deleteMessage": self._delete_message,
+            "deleteMessages": self._delete_messages,
             "answerCallbackQuery": self._answer_callback,
         }
 
@@ -388,9 +406,7 @@ class BotApiEmulator:
         text = self._check_text(params.get("text", ""), parse_mode, MAX_TEXT, "message text")
         markup = self._check_markup(params.get("reply_markup"))
         self._flood_check(chat)
-        message = chat.add(
-            Message(next(chat.ids), chat.id, True, text=text, parse_mode=parse_mode, reply_markup=markup)
-        )
+        message = self._new_message(chat, True, text=text, parse_mode=parse_mode, reply_markup=markup)
         self._changed(chat)
         return self._message_dict(message)
 
@@ -409,18 +425,15 @@ class BotApiEmulator:
         if part is not None:
             name, content = part[0], part[1]
         self._flood_check(chat)
-        message = chat.add(
-            Message(
-                next(chat.ids),
-                chat.id,
-                True,
-                caption=caption,
-                parse_mode=parse_mode,
-                reply_markup=markup,
-                media=kind,
-                file=content,
-                file_name=name,
-            )
+        message = self._new_message(
+            chat,
+            True,
+            caption=caption,
+            parse_mode=parse_mode,
+            reply_markup=markup,
+            media=kind,
+            file=content,
+            file_name=name,
         )
         self._changed(chat)
         return self._message_dict(message)
@@ -472,11 +485,50 @@ class BotApiEmulator:
         message = self._target(params)
         return self._edit(message, reply_markup=self._check_markup(params.get("reply_markup")))
 
+    def _now(self) -> int:
+        return int(self.clock())
+
+    def _new_message(self, chat: Chat, from_bot: bool, **fields: Any) -> Message:
+        """A new message in `chat`: the chat's next id, dated now."""
+        return chat.add(Message(next(chat.ids), chat.id, from_bot, date=self._now(), **fields))
+
+    def _deletable(self, message: Message) -> bool:
+        """Within 48 hours of its date; a bot may delete its own and, in private chats, the user's."""
+        chat = self.chats[message.chat_id]
+        recent = self._now() - message.date < DELETABLE_FOR
+        return recent and (message.from_bot or chat.type == "private")
+
+    def _remove(self, chat: Chat, message: Message) -> None:
+        del chat.messages[message.message_id]
+        self.deleted.append(Deletion(chat.id, message.message_id, message.from_bot, message.plain_text))
+
     def _delete_message(self, params: dict[str, Any]) -> bool:
         chat = self._chat(params.get("chat_id"))
-        if chat.messages.pop(int(params.get("message_id", 0)), None) is None:
+        message = chat.messages.get(int(params.get("message_id", 0)))
+        if message is None:
             raise ApiError(400, "Bad Request: message to delete not found")
+        if not self._deletable(message):
+            raise ApiError(400, "Bad Request: message can't be deleted for everyone")
+        self._remove(chat, message)
         self._changed(chat)
+        return True
+
+    def _delete_messages(self, params: dict[str, Any]) -> bool:
+        """Delete up to 100 messages; ones not found or no longer deletable are skipped."""
+        chat = self._chat(params.get("chat_id"))
+        ids = params.get("message_ids")
+        if isinstance(ids, str):
+            ids = json.loads(ids)
+        if not isinstance(ids, list) or not ids:
+            raise ApiError(400, "Bad Request: message identifiers are not specified")
+        if len(ids) > MAX_DELETE_IDS:
+            raise ApiError(400, "Bad Request: too many message identifiers specified")
+        found = [chat.messages.get(int(message_id)) for message_id in ids]
+        deletable = [m for m in found if m is not None and self._deletable(m)]
+        for message in deletable:
+            self._remove(chat, message)
+        if deletable:
+            self._changed(chat)
         return True
 
     def _answer_callback(self, params: dict[str, Any]) -> bool:
@@ -515,7 +567,7 @@ class BotApiEmulator:
         """An update for a message the user sends; `content` holds Bot API message fields."""
         chat = self.open_chat(user["id"] if chat_id is None else chat_id, chat_type)
         chat.started = True
-        message = chat.add(Message(next(chat.ids), chat.id, False, text=content.get("text")))
+        message = self._new_message(chat, False, text=content.get("text"))
         data = self._message_dict(message) | {"from": user} | content
         if isinstance(data.get("text"), str) and data["text"].startswith("/"):
             command = data["text"].split()[0]

@@ -49,7 +49,16 @@ MAX_POLL_TIMEOUT = 50.0
 WEBHOOK_TIMEOUT = 30.0
 WEBHOOK_RETRY_DELAYS = (0.1, 0.2, 0.5, 1.0, 2.0)
 JSON_PARAMETERS = frozenset(
-    {"reply_markup", "allowed_updates", "entities", "caption_entities", "commands", "scope", "media"}
+    {
+        "reply_markup",
+        "allowed_updates",
+        "entities",
+        "caption_entities",
+        "commands",
+        "scope",
+        "media",
+        "message_ids",
+    }
 )
 BOOLEAN_PARAMETERS = frozenset(
     {"show_alert", "disable_notification", "protect_content", "drop_pending_updates"}
@@ -141,7 +150,7 @@ def message_json(message: Message) -> dict[str, Any]:
 
 
 def chat_json(chat: Chat, limit: int | None = None) -> dict[str, Any]:
-    """A chat as the control API shows it: its version and its messages, oldest first."""
+    """A chat as the control API shows it: its version and the messages left in it, oldest first."""
     messages = list(chat.messages.values())
     if limit is not None:
         messages = messages[-limit:] if limit > 0 else []

@@ -169,7 +169,9 @@ class Respondent:
         self.age_attempts = 0
         self.acknowledged: dict[str, object] = {}
         self.silences = self.notices = self.resumed = self.not_taken = 0
-        self.erasing = self.noticed = False
+        self.leaving: str | None = None
+        """The ending a last press was for (erase, or confirming an age under 18), once pressed."""
+        self.noticed = False
 
     # ---- acting -----------------------------------------------------------------------------
 
@@ -259,8 +261,10 @@ class Respondent:
             screen = self.reader.read(chat.keyboard)
             try:
                 if screen.kind is Kind.UNKNOWN:
-                    if self.noticed and self.patience.resumes:
-                        raise Lost()  # "try again" where the bot should have shown a question
+                    if self.patience.resumes and self.persona.ending is not Ending.UNDER_AGE:
+                        # "Try again", or the late reply to an earlier message (a redelivered
+                        # /cancel after a restart) where a question was due: /start, as people do.
+                        raise Lost()
                     return self._ended(chat)
                 outcome = await self._act(screen)
             except Lost:
@@ -298,8 +302,8 @@ class Respondent:
         """Do what the persona does on this screen; a status when the visit is over."""
         assert self.chat is not None and self.chat.keyboard is not None
         message, persona = self.chat.keyboard, self.persona
-        if self.erasing and screen.kind in (Kind.LANGUAGE, Kind.CONSENT):
-            return Ending.DELETE.value  # the erase went through, but its reply was lost
+        if self.leaving and screen.kind in (Kind.LANGUAGE, Kind.CONSENT):
+            return self.leaving  # the erase or screen-out went through, but its reply was lost
         if screen.kind is Kind.LANGUAGE:
             self.language = persona.language
             await self.press(self.reader.language_label(persona.language))
@@ -318,7 +322,7 @@ class Respondent:
                 return Ending.COMPLETE.value
             await self.send("/delete")
         elif screen.kind is Kind.ERASE:
-            self.erasing = True
+            self.leaving = Ending.DELETE.value
             await self.press(self.reader.button_on(message, "Yes, erase everything", screen.language))
             return Ending.DELETE.value
         else:
@@ -362,6 +366,9 @@ class Respondent:
             await self.send(typed)
             if typed == str(self.persona.age) and self.persona.ending is Ending.UNDER_AGE:
                 self._answer(question.id)
+                assert self.chat.keyboard is not None
+                self.leaving = Ending.UNDER_AGE.value
+                await self.press(self.reader.button_on(self.chat.keyboard, "Yes, that is right", language))
                 return Ending.UNDER_AGE.value
         elif question.kind is QuestionKind.TEXT:
             if value == SKIP:

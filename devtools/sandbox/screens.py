@@ -58,7 +58,7 @@ class Reader:
             _ = i18n.translator(language)
             summary_title = _plain(render.summary_view(_, questionnaire, {}, NOWHERE)).splitlines()[0]
             markers += [
-                (_plain(render.consent_prompt(_)), Screen(Kind.CONSENT, language)),
+                (_plain(render.consent_prompt(_, 1)).split("\n")[0], Screen(Kind.CONSENT, language)),
                 (summary_title, Screen(Kind.SUMMARY, language)),
                 (_plain(render.erase_prompt(_)), Screen(Kind.ERASE, language)),
             ]

@@ -24,9 +24,9 @@ from survey.model import SKIP, Kind, Questionnaire
 
 EXPECTED_STATUS = {
     Ending.COMPLETE.value: ResponseStatus.COMPLETE,
-    Ending.UNDER_AGE.value: ResponseStatus.SCREENED_OUT,
     Ending.ABANDON.value: ResponseStatus.IN_PROGRESS,
 }
+"""What each ending leaves; the others (under 18 included: only a tally) leave nothing of the person."""
 DERIVED = frozenset({"main_source"})
 KEEPS_ANSWERS = frozenset({Ending.COMPLETE.value, Ending.ABANDON.value})
 UNIQUE_PER = (
@@ -87,8 +87,14 @@ async def check_database(
         counted = await session.execute(select(Response.status, func.count()).group_by(Response.status))
         check.statuses = Counter({str(status): n for status, n in counted.all()})
         check.complete = check.statuses[ResponseStatus.COMPLETE.value]
+        screened_out = await repo.tally(session, repo.SCREENED_OUT_TALLY)
         for outcome in outcomes:
             check.problems += await _check_one(session, key, outcome, questionnaire)
+    under_age = sum(o.status == Ending.UNDER_AGE.value for o in outcomes)
+    if screened_out != under_age:
+        check.problems.append(
+            f"{screened_out} screened out counted, {under_age} under 18 confirmed their age"
+        )
     expected_complete = sum(o.status == Ending.COMPLETE.value for o in outcomes)
     if check.complete != expected_complete:
         check.problems.append(f"{check.complete} complete responses stored, {expected_complete} completed")
@@ -111,8 +117,6 @@ async def _check_one(
     if len(responses) != 1 or responses[0].status is not status:
         return [f"{who}: responses {[r.status.value for r in responses]}, expected one {status.value}"]
     stored = await repo.load_answers(session, responses[0].id)
-    if status is ResponseStatus.SCREENED_OUT:
-        return [f"{who}: kept answers {sorted(stored)}"] if stored else []
     problems = []
     given = outcome.persona.answers
     for question_id, value in given.items():

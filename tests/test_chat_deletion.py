@@ -1,0 +1,161 @@
+"""The phone: after /delete (or "clear this chat") the chat shows no answer, the bot's or the respondent's.
+
+A phone check reads the chat as the emulator holds it after the bot's deletions, which the
+emulator allows as Telegram does: both sides of a private chat, within 48 hours, 100 per call.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from core.i18n import Translator
+from db import repo
+from tests.conftest import table_rows
+from tests.harness import BotHarness, User
+from tests.test_conversation import consent, stored, tr
+
+CITY, COMMENT = "Жанаозен", "Мой брат воюет"
+ERASED = (
+    "All your answers have been erased and the survey's messages removed from this chat. Thank you. "
+    "If you want to take part again, send /start."
+)
+
+
+async def answer_everything(user: User, _: Translator, age: str = "34") -> None:
+    """Consent and answer every question, typing age, city name and comment."""
+    await consent(user, _)
+    await user.send(age)
+    await user.press(_("Male"))
+    await user.press(_("Another city"))
+    await user.send(CITY)
+    await user.press(_("Telegram channels"))
+    await user.press(_("Done"))
+    await user.press(_("Ukraine is the victim of aggression"))
+    await user.press(_("Kazakhstan should support Ukraine more openly"))
+    await user.press(_("Ukraine"))
+    await user.press(_("Done"))
+    await user.send(COMMENT)
+    assert user.last.plain_text.startswith(_("Thank you for taking part! Your answers:"))
+
+
+def showing_answers(user: User, _: Translator) -> list[str]:
+    """Texts left in the chat that show an answer: typed ones, or a label after an arrow or in a list."""
+    typed = {"34", CITY, COMMENT}
+    labels = [_(label) for label in ("Male", "Telegram channels", "Ukraine is the victim of aggression")]
+    found = []
+    for message in user.chat:
+        text = message.plain_text
+        if text in typed or "➡️" in text or any(label in text for label in labels) or COMMENT in text:
+            found.append(text)
+    return found
+
+
+async def test_delete_within_48_hours_leaves_no_answer_in_the_chat(
+    harness: BotHarness, engine: AsyncEngine
+) -> None:
+    _ = tr(harness, "ru")
+    user = harness.user(language_code="ru")
+    await answer_everything(user, _)
+    harness.clock.advance(hours=47)
+    assert len(showing_answers(user, _)) > 10
+    await user.send("/delete")
+    await user.press(_("Yes, erase everything"))
+    assert showing_answers(user, _) == []
+    assert [(m.from_bot, m.plain_text) for m in user.chat] == [(False, "/start"), (True, _(ERASED))]
+    deleted = {d.text for d in harness.emulator.deleted}
+    assert {"34", CITY, COMMENT, "/delete"} <= deleted, "the respondent's own messages are deleted too"
+    assert len(harness.calls("deleteMessages")) == 1
+    rows = await table_rows(engine)
+    assert rows["chat_messages"] == [] and rows["responses"] == []
+
+
+async def test_messages_older_than_48_hours_are_named_with_how_to_clear_them(
+    harness: BotHarness, engine: AsyncEngine
+) -> None:
+    """What Telegram no longer lets the bot delete stays; the reply says up to when, and what to do."""
+    _ = tr(harness, "ru")
+    user = harness.user(language_code="ru")
+    await consent(user, _)
+    await user.send("34")
+    old = [m.message_id for m in user.chat]
+    harness.clock.advance(hours=49)
+    await user.press(_("Male"))
+    await user.send("/delete")
+    await user.press(_("Yes, erase everything"))
+    assert [m.message_id for m in user.chat][:-1] == old, "the old messages stay, the newer ones are gone"
+    until = "20.03.2026 17:00"  # the 12:00 UTC answer in Almaty time (UTC+5 since 2024)
+    named = _(
+        "Telegram does not let bots delete messages older than 48 hours, so the survey's messages "
+        "up to {date} are still here. To remove them, open this chat's menu (⋮ or the bot's name "
+        "at the top) and choose \u201cClear history\u201d.",
+        date=until,
+    )
+    assert user.last.plain_text.endswith(named)
+    assert user.last.message_id not in old
+
+
+async def test_clear_this_chat_keeps_the_answers(harness: BotHarness, engine: AsyncEngine) -> None:
+    _ = tr(harness, "ru")
+    user = harness.user(language_code="ru")
+    await answer_everything(user, _)
+    before = await stored(engine)
+    await user.press(_("Clear this chat, keep my answers"))
+    assert showing_answers(user, _) == []
+    assert await stored(engine) == before
+    assert [m.plain_text for m in user.chat if m.from_bot] == [
+        _(
+            "The survey's messages are removed from this chat; your answers are kept. "
+            "Send /start to see or change them, or /delete to erase them."
+        )
+    ]
+    # The summary comes back on /start, and /delete clears what was shown since.
+    await user.send("/start")
+    assert COMMENT in user.last.plain_text
+    await user.send("/delete")
+    await user.press(_("Yes, erase everything"))
+    assert showing_answers(user, _) == [] and len(user.chat) == 2
+
+
+async def test_screened_out_minor_chat_shows_no_age(harness: BotHarness) -> None:
+    """A 16-year-old's typed age and the question disappear from their chat after they confirm it."""
+    _ = tr(harness, "kk")
+    user = harness.user(language_code="kk")
+    await consent(user, _)
+    await user.send("16")
+    await user.press(_("Yes, that is right"))
+    assert [m.plain_text for m in user.chat if not m.from_bot] == ["/start"]
+    assert "16" not in " ".join(m.plain_text for m in user.chat)
+
+
+async def test_a_flood_keeps_a_bounded_number_of_message_ids(
+    harness: BotHarness, engine: AsyncEngine
+) -> None:
+    """2,000 more messages of one account leave 1,000 ids; /delete sends them 100 per call."""
+    _ = tr(harness, "ru")
+    user = harness.user(language_code="ru")
+    await consent(user, _)
+    [response_id] = [row[0] for row in (await table_rows(engine))["responses"]]
+    flood = [(message_id, harness.clock.now) for message_id in range(10_000, 12_000)]
+    async with harness.services.sessions.begin() as session:
+        await repo.remember_messages(session, response_id, flood)
+    assert len((await table_rows(engine))["chat_messages"]) == repo.MAX_KEPT_MESSAGES
+    await user.send("/delete")  # past the limit: not kept, so left by /delete
+    await user.press(_("Yes, erase everything"))
+    calls = harness.calls("deleteMessages")
+    assert [len(call.params["message_ids"]) for call in calls] == [100] * 10
+    assert [m.plain_text for m in user.chat if not m.from_bot] == ["/start", "/delete"]
+
+
+async def test_telegram_failing_to_delete_still_tells_the_respondent(
+    harness: BotHarness, engine: AsyncEngine
+) -> None:
+    """A 502 on deleteMessages: the erase stands and its notice arrives (the messages stay)."""
+    _ = tr(harness, "ru")
+    user = harness.user(language_code="ru")
+    await consent(user, _)
+    await user.send("34")
+    await user.send("/delete")
+    harness.emulator.failing_calls = 1
+    await user.press(_("Yes, erase everything"))
+    assert user.last.plain_text == _(ERASED)
+    assert (await table_rows(engine))["responses"] == []
