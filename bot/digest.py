@@ -9,6 +9,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
+from functools import partial
 from html import escape
 from zoneinfo import ZoneInfo
 
@@ -99,7 +100,7 @@ async def send(bot: Bot, chat_id: int, messages: list[str], image: bytes | None,
     """Send the digest; returns the id of its first message."""
     first: int | None = None
     for text in messages:
-        sent = await _with_retries(lambda text=text: bot.send_message(chat_id, text))
+        sent = await _with_retries(partial(bot.send_message, chat_id, text))
         first = first or sent.message_id
     if image is not None:
         await _with_retries(

@@ -188,7 +188,7 @@ def load_schema_settings() -> SchemaSettings:
     return _load(SchemaSettings)
 
 
-def _load(kind: type[AnySettings], **overrides: object) -> AnySettings:
+def _load(kind: type[AnySettings], **overrides: Any) -> AnySettings:
     try:
         return kind(**overrides)
     except ValidationError as exc:

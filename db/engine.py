@@ -71,7 +71,9 @@ async def wipe_deleted(engine: AsyncEngine) -> None:
     async with engine.connect() as connection:
         raw = await connection.get_raw_connection()
         # The driver's own connection: SQLAlchemy would wrap the PRAGMA in a transaction (see "begin").
-        cursor = await raw.driver_connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        driver = raw.driver_connection
+        assert driver is not None, "a connection checked out of the pool has its driver's connection"
+        cursor = await driver.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         await cursor.close()
 
 

@@ -318,7 +318,7 @@ def _mapping(raw: Any, where: str) -> dict[str, Any]:
 def _list(raw: Any, where: str) -> list[Any]:
     if not isinstance(raw, list | tuple) or not raw:
         raise QuestionnaireError(where, "expected a non-empty list")
-    return raw
+    return list(raw)
 
 
 def _bands(raw: Any, where: str) -> tuple[Band, ...]:
