@@ -14,7 +14,6 @@ from pathlib import Path
 from core.config import ConfigError, Settings, load_settings
 from core.i18n import LANGUAGES, MissingCatalogError, MissingTranslationError
 from core.logs import configure_logging
-from research.export import WRITERS
 from survey.model import QuestionnaireError
 
 log = logging.getLogger("bot")
@@ -107,6 +106,9 @@ def health(settings: Settings) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
+    """The command line (its export formats come from the questionnaire-bound research.export)."""
+    from research.export import WRITERS
+
     parser = argparse.ArgumentParser(prog="python -m bot", description=__doc__)
     sub = parser.add_subparsers(dest="command")
     sub.add_parser("run", help="run the bot (the default when BOT_TOKEN is set)")
@@ -141,14 +143,15 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point; configuration problems print one line and exit with status 2."""
-    args = _parser().parse_args(argv)
-    if args.command == "keygen":
-        from core.privacy import new_key
-
-        print(new_key())
-        return 0
     configure_logging()
+    command = "python -m bot"
     try:
+        args = _parser().parse_args(argv)
+        if args.command == "keygen":
+            from core.privacy import new_key
+
+            print(new_key())
+            return 0
         settings = load_settings()
         configure_logging(secrets=settings.secret_values)
         command = args.command or ("run" if settings.bot_token else "sandbox")

@@ -101,7 +101,7 @@ async def test_a_webhook_that_cannot_listen_stops_the_bot(database_url: str, tmp
         settings = make_settings(
             database_url,
             webhook_url=f"http://127.0.0.1:{port}/telegram",
-            webhook_secret="s3cret",
+            webhook_secret="s3cret-of-16-chars",
             webhook_port=port,
             heartbeat_file=str(tmp_path / "heartbeat"),
         )
