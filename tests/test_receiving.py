@@ -33,7 +33,7 @@ async def test_a_receiver_that_dies_stops_the_bot_and_health_reports_it(
     server = EmulatorServer(BotApiEmulator(TEST_TOKEN))
     url = await server.start()
     settings = make_settings(
-        database_url, bot_api_url=url, heartbeat_file=str(tmp_path / "heartbeat"), heartbeat_seconds=0.05
+        database_url, bot_api_url=url, heartbeat_file=str(tmp_path / "heartbeat"), heartbeat_seconds=2
     )
     application = build_application(settings)
     receiver = Receiver(application, Polling(ALLOWED_UPDATES, 0.2), Heartbeat.of(settings))
