@@ -9,7 +9,6 @@ from datetime import datetime, timedelta
 
 from telegram import BotCommand, Update
 from telegram.ext import (
-    AIORateLimiter,
     Application,
     ApplicationBuilder,
     CallbackQueryHandler,
@@ -24,6 +23,7 @@ from bot import researchers as research
 from bot.concurrency import PerUserUpdateProcessor
 from bot.context import CONTEXT_TYPES, SERVICES, Context
 from bot.receiving import ConfirmingUpdater
+from bot.sending import ChatPacedLimiter, SendingLimits
 from conversation.callbacks import Action
 from conversation.services import Services, utc_now
 from core.config import Settings
@@ -44,8 +44,6 @@ COMMAND_DESCRIPTIONS = {
 }
 UPDATE_ID_RETENTION = timedelta(days=2)
 DIGEST_JOB = "digest"
-FLOOD_RETRIES = 5
-"""How often one Bot API call is retried after Telegram's "retry after" (the wait is Telegram's)."""
 LANGUAGE_BUTTON = rf"^{Action.LANGUAGE.value}:"
 
 
@@ -82,8 +80,12 @@ def build_application(
     request: BaseRequest | None = None,
     clock: Callable[[], datetime] = utc_now,
     rng: random.Random | None = None,
+    sending: SendingLimits | None = None,
 ) -> Application:
-    """The bot, wired: production and tests both use this; tests pass a local `request`."""
+    """The bot, wired: production and tests both use this; tests pass a local `request`.
+
+    `sending`: the outgoing paces (Telegram's limits by default; tests pass faster ones).
+    """
     settings.require("bot_token", "pseudonym_key")
     assert settings.bot_token is not None
     i18n, questionnaire = I18n.load(), load_questionnaire()
@@ -107,7 +109,7 @@ def build_application(
         .post_init(_post_init)
         .post_shutdown(_post_shutdown)
         .concurrent_updates(PerUserUpdateProcessor(settings.concurrent_updates))
-        .rate_limiter(AIORateLimiter(max_retries=FLOOD_RETRIES))
+        .rate_limiter(ChatPacedLimiter(sending or SendingLimits()))
     )
     if request is not None:
         builder = builder.request(request).get_updates_request(request)

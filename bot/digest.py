@@ -12,11 +12,13 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from apscheduler.triggers.cron import CronTrigger
-from telegram import Bot, Message, Update
+from telegram import Message, Update
 from telegram.constants import MessageLimit, ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError
+from telegram.ext import ExtBot
 
 from bot.context import Context
+from bot.sending import BULK
 from conversation.services import Services
 from db import digests
 from db.models import DigestStatus
@@ -91,17 +93,21 @@ async def _with_retries(action: Callable[[], Awaitable[Message]]) -> Message:
             delay *= 2
 
 
-async def send(bot: Bot, chat_id: int, messages: list[str], image: bytes | None, caption: str) -> int:
-    """Send the digest; returns the id of its first message."""
+async def send(
+    bot: ExtBot[None], chat_id: int, messages: list[str], image: bytes | None, caption: str
+) -> int:
+    """Send the digest (as bulk: the bot sends it on its own); returns the id of its first message."""
     first: int | None = None
     for text in messages:
         sent = await _with_retries(
-            lambda text=text: bot.send_message(chat_id, text, parse_mode=ParseMode.HTML)
+            lambda text=text: bot.send_message(chat_id, text, parse_mode=ParseMode.HTML, rate_limit_args=BULK)
         )
         first = first or sent.message_id
     if image is not None:
         await _with_retries(
-            lambda: bot.send_photo(chat_id, image, caption=caption[: MessageLimit.CAPTION_LENGTH])
+            lambda: bot.send_photo(
+                chat_id, image, caption=caption[: MessageLimit.CAPTION_LENGTH], rate_limit_args=BULK
+            )
         )
     assert first is not None
     return first
@@ -116,13 +122,13 @@ async def preview(update: Update, context: Context) -> None:
     await send(context.bot, update.effective_chat.id, *rendered)
 
 
-async def publish_due(services: Services, bot: Bot) -> DigestStatus | None:
+async def publish_due(services: Services, bot: ExtBot[None]) -> DigestStatus | None:
     """Post the digest of the latest scheduled time, if it is within the grace window."""
     due = latest_due(services, services.clock())
     return None if due is None else await publish(services, bot, due)
 
 
-async def publish(services: Services, bot: Bot, due: datetime) -> DigestStatus | None:
+async def publish(services: Services, bot: ExtBot[None], due: datetime) -> DigestStatus | None:
     """Post the digest of the period `due` unless it is posted (or being posted) already."""
     chat_id = services.settings.digest_chat_id
     if chat_id is None:
@@ -148,7 +154,7 @@ async def publish(services: Services, bot: Bot, due: datetime) -> DigestStatus |
     return DigestStatus.SENT
 
 
-async def _record_failure(services: Services, bot: Bot, post_id: int, key: str, reason: str) -> None:
+async def _record_failure(services: Services, bot: ExtBot[None], post_id: int, key: str, reason: str) -> None:
     """Mark the period failed, log it, and tell the researchers (once, not at every period)."""
     log.error("digest_failed", extra={"period": key, "reason": reason})
     async with services.sessions.begin() as session:
@@ -166,6 +172,7 @@ async def _record_failure(services: Services, bot: Bot, post_id: int, key: str, 
                     "Please make the bot an administrator of the channel, or check DIGEST_CHAT_ID.",
                     reason=reason,
                 ),
+                rate_limit_args=BULK,
             )
         except (Forbidden, BadRequest) as error:
             log.warning("researcher_unreachable", extra={"reason": error.message})

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from telegram.ext import Application
 
 from bot.app import build_application
+from bot.sending import SendingLimits
 from core.config import Settings
 from db.engine import create_engine
 from db.migrate import upgrade_to_head
@@ -127,11 +128,15 @@ def emulator() -> BotApiEmulator:
 
 
 async def start_application(
-    settings: Settings, emulator: BotApiEmulator, clock: Clock, seed: int = 7
+    settings: Settings,
+    emulator: BotApiEmulator,
+    clock: Clock,
+    seed: int = 7,
+    sending: SendingLimits | None = None,
 ) -> Application:
     """The production Application, built by build_application(), talking to the emulator."""
     application = build_application(
-        settings, request=EmulatorRequest(emulator), clock=clock, rng=random.Random(seed)
+        settings, request=EmulatorRequest(emulator), clock=clock, rng=random.Random(seed), sending=sending
     )
     await application.initialize()
     await application.start()

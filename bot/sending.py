@@ -1,0 +1,143 @@
+"""Outgoing requests: paced per chat as Telegram limits them, never capped for the bot as a whole.
+
+Telegram limits a bot per chat (about one message a second in a private chat, short bursts
+allowed; 20 a minute in a group or channel) and, for messages the bot sends on its own to many
+chats (broadcasts, the digest), about 30 a second over all of them. Replies to a person's own
+actions have no overall cap, so this limiter has none: each chat is paced on its own, and only
+requests marked BULK (`rate_limit_args=BULK`) also share the bulk pace. A "retry after" answer
+holds back only the chat (and, for a bulk message, the bulk pace) it came for, and the request is
+sent again, however often it takes: a message is never dropped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, field
+from typing import Any
+
+from telegram.error import RetryAfter
+from telegram.ext import BaseRateLimiter
+
+log = logging.getLogger(__name__)
+
+BULK = "bulk"
+"""rate_limit_args of a message the bot sends on its own (not in reply to the person's action)."""
+SWEEP_AT = 1024
+"""Chats remembered before idle ones are forgotten (then twice the number still busy)."""
+
+
+@dataclass
+class Pace:
+    """At most `burst` requests at once, then one every `interval` seconds (a token bucket, GCRA).
+
+    `due` is when the next request would be sent if the bucket were empty; a reservation moves it.
+    """
+
+    interval: float
+    burst: int
+    due: float = 0.0
+
+    def reserve(self, now: float) -> float:
+        """Book the next slot; the seconds to wait for it."""
+        due = max(self.due, now)
+        self.due = due + self.interval
+        return max(0.0, due - (self.burst - 1) * self.interval - now)
+
+    def hold(self, now: float, seconds: float) -> None:
+        """Telegram said "retry after `seconds`": no slot before then."""
+        self.due = max(self.due, now + seconds + (self.burst - 1) * self.interval)
+
+    def idle(self, now: float) -> bool:
+        """True when the bucket is full again (forgetting it changes nothing)."""
+        return self.due <= now
+
+
+@dataclass(frozen=True)
+class SendingLimits:
+    """The paces (seconds between requests, burst): per private chat, per group or channel, bulk.
+
+    A pace lets through at most burst + window / interval requests in any window, so the group
+    pace sends at most 20 in any minute and the bulk pace at most 30 in any second.
+    """
+
+    private: tuple[float, int] = (1.0, 4)
+    group: tuple[float, int] = (60 / 17, 3)
+    bulk: tuple[float, int] = (1 / 27, 3)
+
+    def pace(self, kind: str) -> Pace:
+        interval, burst = getattr(self, kind)
+        return Pace(interval, burst)
+
+
+@dataclass
+class ChatPacedLimiter(BaseRateLimiter[str]):
+    """PTB's rate-limiter interface: per-chat paces, a bulk pace for marked messages, 429s per chat."""
+
+    limits: SendingLimits = field(default_factory=SendingLimits)
+    monotonic: Callable[[], float] = time.monotonic
+    chats: dict[int | str, Pace] = field(default_factory=dict)
+    bulk: Pace = field(init=False)
+    sweep_at: int = SWEEP_AT
+
+    def __post_init__(self) -> None:
+        self.bulk = self.limits.pace("bulk")
+
+    async def initialize(self) -> None:
+        """Nothing to open."""
+
+    async def shutdown(self) -> None:
+        """Nothing to close."""
+
+    async def process_request(
+        self,
+        callback: Callable[..., Coroutine[Any, Any, bool | dict[str, Any] | list[dict[str, Any]]]],
+        args: Any,
+        kwargs: dict[str, Any],
+        endpoint: str,
+        data: dict[str, Any],
+        rate_limit_args: str | None,
+    ) -> bool | dict[str, Any] | list[dict[str, Any]]:
+        """Wait for the request's paces, send it, and after a 429 hold its paces and send it again."""
+        paces = self._paces(data.get("chat_id"), rate_limit_args == BULK)
+        while True:
+            now = self.monotonic()
+            wait = max((pace.reserve(now) for pace in paces), default=0.0)
+            if wait > 0:
+                await asyncio.sleep(wait)
+            try:
+                return await callback(*args, **kwargs)
+            except RetryAfter as error:
+                seconds = error._retry_after.total_seconds()  # as PTB's AIORateLimiter: no int warning
+                log.warning("flood_wait", extra={"endpoint": endpoint, "seconds": seconds})
+                now = self.monotonic()
+                for pace in paces:
+                    pace.hold(now, seconds)
+                if not paces:
+                    await asyncio.sleep(seconds)
+
+    def _paces(self, chat_id: object, bulk: bool) -> list[Pace]:
+        """The paces a request to `chat_id` waits for: its chat's, and the bulk one if marked."""
+        paces = [self.bulk] if bulk else []
+        if chat_id is None:
+            return paces
+        key: int | str = str(chat_id)
+        with contextlib.suppress(ValueError):
+            key = int(str(chat_id))
+        pace = self.chats.get(key)
+        if pace is None:
+            self._forget_idle()
+            group = isinstance(key, str) or key < 0  # "@name" or a negative id: a group or channel
+            pace = self.chats[key] = self.limits.pace("group" if group else "private")
+        return [pace, *paces]
+
+    def _forget_idle(self) -> None:
+        """Keep memory bounded: past `sweep_at` chats, drop those whose bucket is full again."""
+        if len(self.chats) < self.sweep_at:
+            return
+        now = self.monotonic()
+        self.chats = {key: pace for key, pace in self.chats.items() if not pace.idle(now)}
+        self.sweep_at = max(SWEEP_AT, 2 * len(self.chats))
