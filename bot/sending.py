@@ -3,8 +3,9 @@
 Telegram limits a bot per chat (about one message a second in a private chat, short bursts
 allowed; 20 a minute in a group or channel) and, for messages the bot sends on its own to many
 chats (broadcasts, the digest), about 30 a second over all of them. Replies to a person's own
-actions have no overall cap, so this limiter has none: each chat is paced on its own, and only
-requests marked BULK (`rate_limit_args=BULK`) also share the bulk pace. A "retry after" answer
+actions have no overall cap, so this limiter has none: each chat's new messages are paced on their
+own (edits are not: one message per answer edits the pressed message), and only messages marked
+BULK (`rate_limit_args=BULK`) also share the bulk pace. A "retry after" answer
 holds back only the chat (and, for a bulk message, the bulk pace) it came for, and the request is
 sent again, however often it takes: a message is never dropped.
 """
@@ -30,30 +31,44 @@ SWEEP_AT = 1024
 """Chats remembered before idle ones are forgotten (then twice the number still busy)."""
 
 
+def _is_message(endpoint: str) -> bool:
+    """True for a request that puts a new message in a chat (what Telegram's per-chat limits count).
+
+    Edits, deletions and button answers are not paced, but wait out a "retry after" of their chat.
+    """
+    return endpoint.startswith(("send", "copyMessage", "forwardMessage")) and endpoint != "sendChatAction"
+
+
 @dataclass
 class Pace:
-    """At most `burst` requests at once, then one every `interval` seconds (a token bucket, GCRA).
+    """At most `burst` messages at once, then one every `interval` seconds (a token bucket, GCRA).
 
-    `due` is when the next request would be sent if the bucket were empty; a reservation moves it.
+    `due` is when the next message would go if the bucket were empty; a reservation moves it on.
+    `held_until`: Telegram said "retry after"; nothing goes to this chat (or scope) before then.
     """
 
     interval: float
     burst: int
     due: float = 0.0
+    held_until: float = 0.0
 
     def reserve(self, now: float) -> float:
-        """Book the next slot; the seconds to wait for it."""
-        due = max(self.due, now)
+        """Book the next slot for a message; the seconds to wait for it."""
+        due = max(self.due, self.held_until, now)
         self.due = due + self.interval
-        return max(0.0, due - (self.burst - 1) * self.interval - now)
+        return max(0.0, due - (self.burst - 1) * self.interval - now, self.held_until - now)
+
+    def held_for(self, now: float) -> float:
+        """The seconds left of a "retry after" (what a request that is not a message waits)."""
+        return max(0.0, self.held_until - now)
 
     def hold(self, now: float, seconds: float) -> None:
-        """Telegram said "retry after `seconds`": no slot before then."""
-        self.due = max(self.due, now + seconds + (self.burst - 1) * self.interval)
+        """Telegram said "retry after `seconds`"."""
+        self.held_until = max(self.held_until, now + seconds)
 
     def idle(self, now: float) -> bool:
-        """True when the bucket is full again (forgetting it changes nothing)."""
-        return self.due <= now
+        """True when the bucket is full again and nothing is held (forgetting it changes nothing)."""
+        return self.due <= now and self.held_until <= now
 
 
 @dataclass(frozen=True)
@@ -102,10 +117,12 @@ class ChatPacedLimiter(BaseRateLimiter[str]):
         rate_limit_args: str | None,
     ) -> bool | dict[str, Any] | list[dict[str, Any]]:
         """Wait for the request's paces, send it, and after a 429 hold its paces and send it again."""
+        message = _is_message(endpoint)
         paces = self._paces(data.get("chat_id"), rate_limit_args == BULK)
         while True:
             now = self.monotonic()
-            wait = max((pace.reserve(now) for pace in paces), default=0.0)
+            waits = [pace.reserve(now) if message else pace.held_for(now) for pace in paces]
+            wait = max(waits, default=0.0)
             if wait > 0:
                 await asyncio.sleep(wait)
             try:

@@ -365,9 +365,7 @@ async def test_a_restarted_bot_continues_at_the_same_question(
         make_settings(database_url), harness.emulator, harness.clock, seed=1
     )
     await user.press(_("Shymkent"), message=question)
-    assert user.screen == _(
-        "Where do you get news about the war? Choose all that apply, then press Done."
-    )
+    assert user.screen == _("Where do you get news about the war? Choose all that apply, then press Done.")
     await user.send("/start")
     assert user.screen.endswith(
         _("Where do you get news about the war? Choose all that apply, then press Done.")
@@ -386,7 +384,9 @@ async def test_repeated_updates_and_double_taps_store_one_answer(
     sent_before = len(harness.calls("sendMessage"))
     await user.press(_("Male"))
     await user.replay()
-    assert len(harness.calls("sendMessage")) == sent_before, "the press turned its message into the next question"
+    assert len(harness.calls("sendMessage")) == sent_before, (
+        "the press turned its message into the next question"
+    )
     assert user.screen == _("Where do you live?")
     # Two presses of the same button at once: one answer, the other gets a toast.
     city_question = user.keyboard_message

@@ -153,3 +153,51 @@ async def test_a_429_on_bulk_holds_the_bulk_only_and_drops_nothing(paced: BotHar
     await sending
     assert [len(paced.emulator.bot_messages(c)) for c in chats] == [1] * 20, "each once"
     assert sum(sends_to(paced.emulator, c) for c in chats) > 20, "some were refused and sent again"
+
+
+EDIT = "✏️ "
+TYPED = "> "
+SURVEYS: dict[str, tuple[str | None, list[str]]] = {
+    "straight, typed age and comment": (
+        "ru",
+        ["> /start", "I agree", "> 34", "Male", "Almaty", "Telegram channels",
+         "International media (BBC, Azattyq, DW and the like)", "Done", "Telegram channels",
+         "Ukraine is the victim of aggression", "It is the right course", "None of these", "Done",
+         "> Хочу мира."],
+    ),
+    "language asked, another city typed, the rest skipped": (
+        None,
+        ["> /start", "Қазақша", "I agree", "> 61", "Prefer not to answer", "Another city", "> Жаңаөзен",
+         "Prefer not to answer", "Prefer not to answer", "Prefer not to answer", "Prefer not to answer",
+         "Skip"],
+    ),
+    "every question by button, answers changed from the summary": (
+        "kk",
+        ["> /start", "I agree", "Prefer not to answer", "Female", "Oskemen (Ust-Kamenogorsk)",
+         "Russian TV channels", "Done", "Hard to say", "Hard to say", "Ukraine", "Done", "Skip",
+         "✏️ View of the war", "I don't take sides, I want peace", "✏️ News sources",
+         "Kazakhstani TV channels", "Done", "Kazakhstani TV channels"],
+    ),
+}  # fmt: skip
+"""Surveys as steps: "> text" is typed, anything else is the label of a button to press."""
+
+
+async def test_each_answer_costs_one_message_to_telegram(harness: BotHarness) -> None:
+    """Whole surveys of several kinds: at most 1.2 chat-carrying Bot API calls per answer (2 before)."""
+    calls = actions = 0
+    for language, steps in SURVEYS.values():
+        user = harness.user(language_code=language)
+        before = len(harness.emulator.calls)
+        _ = harness.services.i18n.translator(language or "kk")
+        for text in steps:
+            if text.startswith(TYPED):
+                await user.send(text.removeprefix(TYPED))
+            elif text.startswith(EDIT):
+                await user.press(EDIT + _(text.removeprefix(EDIT)))
+            else:
+                await user.press(text if text == "Қазақша" else _(text))
+        made = harness.emulator.calls[before:]
+        chat_calls = sum(1 for call in made if "chat_id" in call.params)
+        assert chat_calls <= 1.2 * len(steps), (language, [c.method for c in made])
+        calls, actions = calls + chat_calls, actions + len(steps)
+    assert calls / actions <= 1.1
