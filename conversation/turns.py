@@ -116,9 +116,7 @@ async def open_turn(
         (telegram_language or "").split("-")[0] or None,
         services.clock(),
     )
-    turn.respondent = await repo.lock_respondent(session, turn.pseudonym)
-    if turn.respondent is not None:
-        turn.response = await repo.latest_response(session, turn.respondent.id)
+    turn.respondent, turn.response = await repo.lock_respondent_with_response(session, turn.pseudonym)
     return turn
 
 
@@ -631,7 +629,7 @@ async def _store(
     if question.kind is Kind.INTEGER and value.number is not None and screens_out(question, value.number):
         if response.question_message_id is not None:
             turn.replies.append(StripButtons(response.question_message_id))
-        await repo.delete_answers(turn.session, response.id, list(answers))
+        await repo.delete_answers(turn.session, response, list(answers))
         _bump(
             response,
             status=ResponseStatus.SCREENED_OUT,
@@ -649,13 +647,13 @@ async def _store(
             )
         )
         return
-    await repo.save_answer(turn.session, response.id, question.id, value, turn.now)
+    await repo.save_answer(turn.session, response, question.id, value, turn.now, answers.get(question.id))
     log.info("answer_stored", extra={"question": question.id})
     current = {**answers, question.id: value}
     step = advance(questionnaire, current, question.id, dependents_of=response.pending.get("edit"))
     for derived_id, derived in step.derived.items():
-        await repo.save_answer(turn.session, response.id, derived_id, derived, turn.now)
-    await repo.delete_answers(turn.session, response.id, step.dropped)
+        await repo.save_answer(turn.session, response, derived_id, derived, turn.now, answers.get(derived_id))
+    await repo.delete_answers(turn.session, response, step.dropped)
     current = {q: v for q, v in {**current, **step.derived}.items() if q not in step.dropped}
     pending: dict[str, Any] = {"edit": response.pending["edit"]} if "edit" in response.pending else {}
     if message_id is not None:
