@@ -151,9 +151,10 @@ def answered_view(
     return View(f"{escape(_(question.text))}\n\n➡️ <b>{shown}</b>")
 
 
-def consented_view(_: Translator) -> View:
-    """The consent statement after the respondent agreed."""
-    return View(f"{consent_prompt(_).text}\n\n➡️ <b>{escape(_('I agree'))}</b>")
+def consented_view(_: Translator, agreed: bool = True) -> View:
+    """The consent statement after the respondent answered it."""
+    chosen = _("I agree") if agreed else _("No, thanks")
+    return View(f"{consent_prompt(_).text}\n\n➡️ <b>{escape(chosen)}</b>")
 
 
 def below(answered: Sequence[View], view: View) -> View:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime
-from html import escape
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
@@ -416,8 +415,7 @@ async def _consent(turn: Turn, callback: Callback, message_id: int) -> None:
         turn.toast(turn._("You have already agreed. Send /start to continue."))
         return
     if callback.value != "yes":
-        consent_text = render.consent_prompt(_).text
-        turn.replies.append(Edit(message_id, View(f"{consent_text}\n\n➡️ <b>{escape(_('No, thanks'))}</b>")))
+        turn.replies.append(Edit(message_id, render.consented_view(_, agreed=False)))
         turn.say(render.plain(_("Thank you anyway. If you change your mind, send /start.")))
         return
     questionnaire = turn.services.questionnaire
