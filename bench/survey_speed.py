@@ -13,7 +13,9 @@ reply before the next: for a typed message, the bot's next message; for a press,
 answer to the press (the bot's last call of the turn). "answers/s" counts those actions; p50 and
 p99 are over the times from sending an action to that reply. The ceiling is the same run
 against bench/noop_bot.py (a PTB bot that answers every update with one message); the ratio
-is bot / ceiling. "bot CPU" is the bot process's CPU time (user + system) per answer.
+is bot / ceiling. "bot CPU" is the bot process's CPU time (user + system) per answer. "chat
+calls" are the Bot API calls per answer that carry a chat (messages, edits; answering a button
+press does not), counted by the emulator.
 
 Memory: the bot process's resident set size (VmRSS) is read after a warm-up of 200 respondents
 and again after 10,000 more respondents (100 at a time) started the survey and consented, so
@@ -62,6 +64,19 @@ MEMORY_RESPONDENTS = 10_000
 MEMORY_WARMUP = 200
 REPLY_TIMEOUT = 60.0
 TICKS = os.sysconf("SC_CLK_TCK")
+CHAT_METHODS = frozenset(
+    [
+        "sendMessage",
+        "sendPhoto",
+        "sendDocument",
+        "sendChatAction",
+        "editMessageText",
+        "editMessageReplyMarkup",
+        "editMessageCaption",
+        "deleteMessage",
+    ]
+)
+"""The Bot API methods the bot calls with a chat id (answerCallbackQuery has none)."""
 PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
@@ -100,6 +115,7 @@ class Run:
     latencies: list[float]
     cpu_seconds: float
     failures: list[str]
+    chat_calls: int = 0
 
     @property
     def rate(self) -> float:
@@ -117,6 +133,10 @@ class Run:
     @property
     def cpu_ms(self) -> float:
         return self.cpu_seconds / self.actions * 1000
+
+    @property
+    def calls_per_answer(self) -> float:
+        return self.chat_calls / self.actions
 
 
 def cpu_seconds(pid: int) -> float:
@@ -167,11 +187,20 @@ async def drive(box: Sandbox, script: Sequence[tuple[str, str]], concurrency: in
                     break
                 latencies.append(time.perf_counter() - started)
 
-    cpu = cpu_seconds(box.bot.pid)
+    cpu, calls = cpu_seconds(box.bot.pid), await chat_calls(client)
     started = time.perf_counter()
     await asyncio.gather(*(respondent() for _ in range(concurrency)))
     seconds = time.perf_counter() - started
-    return Run(concurrency, len(latencies), seconds, latencies, cpu_seconds(box.bot.pid) - cpu, failures)
+    cpu = cpu_seconds(box.bot.pid) - cpu
+    return Run(
+        concurrency, len(latencies), seconds, latencies, cpu, failures, await chat_calls(client) - calls
+    )
+
+
+async def chat_calls(client: ControlClient) -> int:
+    """Chat-carrying Bot API calls the emulator has answered so far."""
+    calls = (await client.stats())["calls"]
+    return sum(count for method, count in calls.items() if method in CHAT_METHODS)
 
 
 async def measure(
@@ -207,8 +236,8 @@ async def memory_per_respondent(folder: Path, database_url: str, respondents: in
 def table(results: dict[str, dict[int, Run]], ceiling: dict[int, Run]) -> str:
     lines = [
         "| database | respondents at once | answers/s | p50 ms | p99 ms | bot CPU ms/answer "
-        "| no-op bot answers/s | ratio | surveys broken off |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| chat calls/answer | no-op bot answers/s | ratio | surveys broken off |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for name, runs in results.items():
         for level, run in runs.items():
@@ -216,7 +245,8 @@ def table(results: dict[str, dict[int, Run]], ceiling: dict[int, Run]) -> str:
             p50, p99 = run.percentile(0.5), run.percentile(0.99)
             lines.append(
                 f"| {name} | {level} | {run.rate:.0f} | {p50:.1f} | {p99:.1f} | {run.cpu_ms:.1f} "
-                f"| {top.rate:.0f} | {run.rate / top.rate:.2f} | {len(run.failures)} |"
+                f"| {run.calls_per_answer:.2f} | {top.rate:.0f} | {run.rate / top.rate:.2f} "
+                f"| {len(run.failures)} |"
             )
     return "\n".join(lines)
 

@@ -10,7 +10,6 @@ from datetime import datetime, timedelta
 from telegram import BotCommand, Update
 from telegram.constants import ParseMode
 from telegram.ext import (
-    AIORateLimiter,
     Application,
     ApplicationBuilder,
     CallbackQueryHandler,
@@ -26,6 +25,7 @@ from bot import researchers as research
 from bot.context import CONTEXT_TYPES, SERVICES, Context
 from bot.health import Heartbeat
 from bot.receiving import Polling, Receiver, Webhook
+from bot.sending import ChatPacedLimiter, SendingLimits
 from conversation.callbacks import Action
 from conversation.services import Services, utc_now
 from core.config import Settings
@@ -50,8 +50,6 @@ HOUSEKEEPING_INTERVAL = timedelta(hours=1)
 UNLINK_JOB = "unlink"
 UNLINK_BATCH = 500
 DIGEST_JOB = "digest"
-FLOOD_RETRIES = 5
-"""How often one Bot API call is retried after Telegram's "retry after" (the wait is Telegram's)."""
 LANGUAGE_BUTTON = rf"^{Action.LANGUAGE.value}:"
 
 
@@ -102,8 +100,12 @@ def build_application(
     request: BaseRequest | None = None,
     clock: Callable[[], datetime] = utc_now,
     rng: random.Random | None = None,
+    sending: SendingLimits | None = None,
 ) -> Application:
-    """The bot, wired: production and tests both use this; tests pass a local `request`."""
+    """The bot, wired: production and tests both use this; tests pass a local `request`.
+
+    `sending`: the outgoing paces (Telegram's limits by default; tests pass faster ones).
+    """
     settings.require("bot_token", "pseudonym_key")
     assert settings.bot_token is not None
     i18n, questionnaire = I18n.load(), schema_questionnaire(settings.questionnaire_file)
@@ -129,7 +131,7 @@ def build_application(
         .post_shutdown(_post_shutdown)
         .concurrent_updates(settings.concurrent_updates)
         .updater(None)
-        .rate_limiter(AIORateLimiter(max_retries=FLOOD_RETRIES))
+        .rate_limiter(ChatPacedLimiter(sending or SendingLimits()))
     )
     if request is not None:
         builder = builder.request(request).get_updates_request(request)

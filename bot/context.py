@@ -11,7 +11,7 @@ from conversation.services import Services
 SERVICES = "services"
 
 
-class Context(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict[Any, Any]]):
+class Context(CallbackContext[ExtBot[str], dict[Any, Any], dict[Any, Any], dict[Any, Any]]):
     """PTB's CallbackContext; `services` is what build_application() created for this bot."""
 
     @property

@@ -14,12 +14,14 @@ from html import escape
 from zoneinfo import ZoneInfo
 
 from apscheduler.triggers.cron import CronTrigger
-from telegram import Bot, Message, Update
+from telegram import Message, Update
 from telegram.constants import MessageLimit
 from telegram.error import BadRequest, Forbidden, NetworkError
+from telegram.ext import ExtBot
 
 from bot.context import Context
 from bot.refusals import log_refusal
+from bot.sending import BULK
 from conversation.services import Services
 from db import digests
 from db.models import DigestStatus
@@ -96,15 +98,17 @@ async def _with_retries(action: Callable[[], Awaitable[Message]]) -> Message:
             delay *= 2
 
 
-async def send(bot: Bot, chat_id: int, messages: list[str], image: bytes | None, caption: str) -> int:
-    """Send the digest; returns the id of its first message."""
+async def send(bot: ExtBot[str], chat_id: int, messages: list[str], image: bytes | None, caption: str) -> int:
+    """Send the digest (as bulk: the bot sends it on its own); returns the id of its first message."""
     first: int | None = None
     for text in messages:
-        sent = await _with_retries(partial(bot.send_message, chat_id, text))
+        sent = await _with_retries(partial(bot.send_message, chat_id, text, rate_limit_args=BULK))
         first = first or sent.message_id
     if image is not None:
         await _with_retries(
-            lambda: bot.send_photo(chat_id, image, caption=escape(caption[: MessageLimit.CAPTION_LENGTH]))
+            lambda: bot.send_photo(
+                chat_id, image, caption=escape(caption[: MessageLimit.CAPTION_LENGTH]), rate_limit_args=BULK
+            )
         )
     assert first is not None
     return first
@@ -119,13 +123,13 @@ async def preview(update: Update, context: Context) -> None:
     await send(context.bot, update.effective_chat.id, *rendered)
 
 
-async def publish_due(services: Services, bot: Bot) -> DigestStatus | None:
+async def publish_due(services: Services, bot: ExtBot[str]) -> DigestStatus | None:
     """Post the digest of the latest scheduled time, if it is within the grace window."""
     due = latest_due(services, services.clock())
     return None if due is None else await publish(services, bot, due)
 
 
-async def publish(services: Services, bot: Bot, due: datetime) -> DigestStatus | None:
+async def publish(services: Services, bot: ExtBot[str], due: datetime) -> DigestStatus | None:
     """Post the digest of the period `due` unless it is posted (or being posted) already."""
     chat_id = services.settings.digest_chat_id
     if chat_id is None:
@@ -156,7 +160,7 @@ async def publish(services: Services, bot: Bot, due: datetime) -> DigestStatus |
     return DigestStatus.SENT
 
 
-async def _record_failure(services: Services, bot: Bot, post_id: int, key: str, reason: str) -> None:
+async def _record_failure(services: Services, bot: ExtBot[str], post_id: int, key: str, reason: str) -> None:
     """Mark the period failed, log it, and tell the researchers (once, not at every period)."""
     log.error("digest_failed", extra={"period": key, "reason": reason})
     async with services.sessions.begin() as session:
@@ -172,7 +176,7 @@ async def _record_failure(services: Services, bot: Bot, post_id: int, key: str, 
                 "Please make the bot an administrator of the channel, or check DIGEST_CHAT_ID.",
                 reason=reason,
             )
-            await bot.send_message(researcher, escape(notice))
+            await bot.send_message(researcher, escape(notice), rate_limit_args=BULK)
         except Forbidden as error:
             log.warning("researcher_unreachable", extra={"reason": error.message})
         except BadRequest as error:

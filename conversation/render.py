@@ -18,6 +18,8 @@ from survey.model import SKIP, Kind, Question, Questionnaire
 CHECKED = "✅ "
 LANGUAGE_PROMPT = N_("Please choose your language")
 SUMMARY_COMMENT_CHARS = 200
+MAX_TEXT = 4096
+"""Telegram's limit on a message's text."""
 
 
 @dataclass(frozen=True)
@@ -155,7 +157,26 @@ def answered_view(
     _: Translator, question: Question, questionnaire: Questionnaire, value: AnswerValue
 ) -> View:
     """The question message after it was answered: the answer shown, no buttons left."""
-    return View(f"{escape(_(question.text))}\n\n➡️ <b>{answer_text(_, question, questionnaire, value)}</b>")
+    shown = answer_text(_, question, questionnaire, value, limit=SUMMARY_COMMENT_CHARS)
+    return View(f"{escape(_(question.text))}\n\n➡️ <b>{shown}</b>")
+
+
+def consented_view(_: Translator, unlink_after_days: int, agreed: bool = True) -> View:
+    """The consent statement after the respondent answered it."""
+    chosen = _("I agree") if agreed else _("No, thanks")
+    return View(f"{consent_prompt(_, unlink_after_days).text}\n\n➡️ <b>{escape(chosen)}</b>")
+
+
+def below(answered: Sequence[View], view: View) -> View:
+    """`view` under what was answered on the same message before, oldest dropped past Telegram's limit.
+
+    One message carries a run of answers: each press turns it into the answers so far and what
+    comes next, so the chat keeps every answer given and costs one request per answer.
+    """
+    texts = [shown.text for shown in answered]
+    while texts and len("\n\n".join([*texts, view.text])) > MAX_TEXT:
+        texts.pop(0)
+    return View("\n\n".join([*texts, view.text]), view.buttons)
 
 
 def summary_view(_: Translator, questionnaire: Questionnaire, answers: Answers, position: Position) -> View:

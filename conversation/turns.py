@@ -10,7 +10,6 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from html import escape
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -148,14 +147,13 @@ async def open_turn(
         services.clock(),
         message,
     )
-    turn.respondent = await repo.lock_respondent(session, turn.pseudonym)
+    turn.respondent, turn.response = await repo.lock_respondent_with_response(session, turn.pseudonym)
     old_pseudonym = services.old_pseudonym(telegram_user_id)
     if turn.respondent is None and old_pseudonym is not None:
-        turn.respondent = await repo.rekey_respondent(session, old_pseudonym, turn.pseudonym)
+        turn.respondent, turn.response = await repo.rekey_respondent(session, old_pseudonym, turn.pseudonym)
     if participant_hashes:
         turn.participant_hash = participant_hashes[0]
     if turn.respondent is not None:
-        turn.response = await repo.latest_response(session, turn.respondent.id)
         if turn.participant_hash:  # a row from before unlinking, or under the old key, gets it now
             turn.respondent.participant_hash = turn.participant_hash
     elif participant_hashes:
@@ -179,27 +177,18 @@ def _bump(response: Response, **changes: Any) -> None:
     response.step += 1
 
 
-async def _show_current(turn: Turn, notice: str | None = None, answers: Answers | None = None) -> None:
-    """Send the current question (or the summary) anew, removing the old message's buttons.
+CONSENTED = "consent"
+"""In the list of what a message shows answered (pending["answered"]): the consent statement."""
 
-    `answers` are the response's answers when the caller already holds them as stored.
-    """
+
+def _current_view(turn: Turn, answers: Answers, notice: str | None = None) -> View:
+    """The current question (or the summary) as it is now, `notice` above it."""
     response = turn.response
     assert response is not None
-    if response.question_message_id is not None:
-        turn.replies.append(StripButtons(response.question_message_id))
-    if answers is None:
-        answers = await repo.load_answers(turn.session, response.id)
     if response.current_question is None:
-        if notice:
-            turn.say(render.plain(notice))
-        turn.say(
-            render.summary_view(turn._, turn.services.questionnaire, answers, _position(response)),
-            track=_position(response),
-        )
-        return
+        return render.summary_view(turn._, turn.services.questionnaire, answers, _position(response))
     question = turn.services.questionnaire[response.current_question]
-    view = render.question_view(
+    return render.question_view(
         turn._,
         question,
         turn.services.questionnaire,
@@ -209,7 +198,48 @@ async def _show_current(turn: Turn, notice: str | None = None, answers: Answers 
         selected=response.pending.get("selected", ()),
         notice=notice,
     )
-    turn.say(view, track=_position(response))
+
+
+def _on_its_message(turn: Turn, answers: Answers, view: View) -> View:
+    """`view` under the answers given on the same message (pending["answered"])."""
+    response = turn.response
+    assert response is not None
+    questionnaire, _ = turn.services.questionnaire, turn._
+    shown = []
+    for entry in response.pending.get("answered", ()):
+        if entry == CONSENTED:
+            shown.append(render.consented_view(_, turn.services.settings.unlink_after_days))
+        elif entry in answers and entry in questionnaire:
+            shown.append(render.answered_view(_, questionnaire[entry], questionnaire, answers[entry]))
+    return render.below(shown, view)
+
+
+async def _show_current(turn: Turn, notice: str | None = None, answers: Answers | None = None) -> None:
+    """Send the current question (or the summary) anew, removing the old message's buttons.
+
+    `answers` are the response's answers when the caller already holds them as stored.
+    """
+    response = turn.response
+    assert response is not None
+    if response.question_message_id is not None:
+        turn.replies.append(StripButtons(response.question_message_id))
+    if "answered" in response.pending:
+        response.pending = {k: v for k, v in response.pending.items() if k != "answered"}
+    if answers is None:
+        answers = await repo.load_answers(turn.session, response.id)
+    if response.current_question is None and notice:
+        turn.say(render.plain(notice))
+        notice = None
+    turn.say(_current_view(turn, answers, notice), track=_position(response))
+
+
+async def _show_again(turn: Turn) -> None:
+    """Show the current position on its message again: a crash or a lost request left it behind."""
+    response = turn.response
+    assert response is not None and response.question_message_id is not None
+    answers = await repo.load_answers(turn.session, response.id)
+    view = _on_its_message(turn, answers, _current_view(turn, answers))
+    turn.replies.append(Edit(response.question_message_id, view))
 
 
 def _unlinked_notice(turn: Turn) -> str:
@@ -362,12 +392,26 @@ async def on_button(turn: Turn, callback: Callback, message_id: int) -> None:
             await _done(turn, message_id)
         elif callback.action is Action.EDIT:
             await _begin_edit(turn, callback.value, message_id)
+    elif _left_behind(turn, callback, message_id):
+        await _show_again(turn)
 
 
 async def redelivered(turn: Turn) -> None:
     """An update handled before came again (a crash cut its replies short?): show what never arrived."""
     if _undelivered(turn):
         await _show_current(turn)
+    elif _on_screen(turn):
+        await _show_again(turn)
+
+
+def _on_screen(turn: Turn) -> bool:
+    """True when the current question (or the summary) has a message, which may need showing again."""
+    response = turn.response
+    return (
+        response is not None
+        and response.question_message_id is not None
+        and response.status in (ResponseStatus.IN_PROGRESS, ResponseStatus.COMPLETE)
+    )
 
 
 def _undelivered(turn: Turn) -> bool:
@@ -380,6 +424,21 @@ def _undelivered(turn: Turn) -> bool:
         response is not None
         and response.question_message_id is None
         and response.status in (ResponseStatus.IN_PROGRESS, ResponseStatus.COMPLETE)
+    )
+
+
+def _left_behind(turn: Turn, callback: Callback, message_id: int) -> bool:
+    """True when an earlier step was pressed on the message that should show the current one.
+
+    Its edit never arrived (a crash, a lost request), or this is the second of a double tap.
+    """
+    response = turn.response
+    return (
+        response is not None
+        and callback.response == render.short_id(response.id)
+        and callback.step < response.step
+        and message_id == response.question_message_id
+        and _on_screen(turn)
     )
 
 
@@ -428,10 +487,10 @@ async def _consent(turn: Turn, callback: Callback, message_id: int) -> None:
     if turn.unlinked:
         turn.replies.append(Edit(message_id, render.plain(_unlinked_notice(turn))))
         return
-    chosen = _("I agree") if callback.value == "yes" else _("No, thanks")
-    consent_text = _consent_prompt(turn, _).text
-    turn.replies.append(Edit(message_id, View(f"{consent_text}\n\n➡️ <b>{escape(chosen)}</b>")))
     if callback.value != "yes":
+        turn.replies.append(
+            Edit(message_id, render.consented_view(_, turn.services.settings.unlink_after_days, agreed=False))
+        )
         turn.say(render.plain(_("Thank you anyway. If you change your mind, send /start.")))
         return
     questionnaire = turn.services.questionnaire
@@ -452,21 +511,21 @@ async def _consent(turn: Turn, callback: Callback, message_id: int) -> None:
         option_order=option_order(questionnaire, turn.services.rng),
         current_question=first,
         step=0,
-        pending={},
+        pending={"answered": [CONSENTED]},
+        question_message_id=message_id,
     )
     try:
         async with turn.session.begin_nested():
             turn.session.add_all([respondent, response])
     except IntegrityError:
         # A concurrent press created the respondent first: this press is the double tap.
-        turn.replies.clear()
         turn.toast(_("You have already agreed. Send /start to continue."))
         return
     turn.respondent, turn.response = respondent, response
     if turn.message is not None:
         await repo.remember_messages(turn.session, response.id, [turn.message])
     log.info("consented", extra={"language": callback.language})
-    await _show_current(turn)
+    turn.replies.append(Edit(message_id, _on_its_message(turn, {}, _current_view(turn, {}))))
 
 
 async def _erase(turn: Turn, confirmed: bool, message_id: int) -> None:
@@ -550,6 +609,7 @@ async def _check_age(turn: Turn, confirmed: bool, message_id: int) -> None:
     await repo.add_to_tally(turn.session, repo.SCREENED_OUT_TALLY)
     log.info("screened_out")
     turn.respondent = turn.response = None
+    turn.erased = True
     turn.say(
         render.plain(
             turn._(
@@ -582,20 +642,8 @@ async def _toggle(turn: Turn, code: str, message_id: int) -> None:
     selected = toggle(question, response.pending.get("selected", ()), code)
     _bump(response, pending={**response.pending, "selected": list(selected)})
     answers = await repo.load_answers(turn.session, response.id)
-    turn.replies.append(
-        Edit(
-            message_id,
-            render.question_view(
-                turn._,
-                question,
-                turn.services.questionnaire,
-                answers,
-                _position(response),
-                selected=selected,
-            ),
-        )
-    )
     response.question_message_id = message_id
+    turn.replies.append(Edit(message_id, _on_its_message(turn, answers, _current_view(turn, answers))))
 
 
 async def _done(turn: Turn, message_id: int) -> None:
@@ -666,7 +714,7 @@ async def on_text(turn: Turn, text: str) -> None:
         return
     assert turn.response is not None
     answers = await repo.load_answers(turn.session, turn.response.id)
-    await _store(turn, question, value, answers, turn.response.question_message_id)
+    await _store(turn, question, value, answers, None)
 
 
 async def on_non_text(turn: Turn) -> None:
@@ -713,7 +761,11 @@ def invalid_message(_: Translator, error: InvalidAnswer) -> str:
 async def _store(
     turn: Turn, question: Question, value: AnswerValue, answers: Answers, message_id: int | None
 ) -> None:
-    """Save the answer, show it in place of the question, and go to what comes next."""
+    """Save the answer and go to what comes next, in one message to Telegram.
+
+    A press (`message_id`: the pressed message) turns that message into the answers given on it
+    and what comes next; a typed answer is the person's own message, so what comes next is sent.
+    """
     response = turn.response
     assert response is not None
     questionnaire = turn.services.questionnaire
@@ -723,23 +775,25 @@ async def _store(
         _bump(response, question_message_id=None)
         turn.say(render.age_check(turn._, value.number, _position(response)), track=_position(response))
         return
-    if message_id is not None:
-        turn.replies.append(Edit(message_id, render.answered_view(turn._, question, questionnaire, value)))
-    await repo.save_answer(turn.session, response.id, question.id, value, turn.now)
+    await repo.save_answer(turn.session, response, question.id, value, turn.now, answers.get(question.id))
     log.info("answer_stored", extra={"question": question.id})
     current = {**answers, question.id: value}
     step = advance(questionnaire, current, question.id, dependents_of=response.pending.get("edit"))
     for derived_id, derived in step.derived.items():
-        await repo.save_answer(turn.session, response.id, derived_id, derived, turn.now)
-    await repo.delete_answers(turn.session, response.id, step.dropped)
+        await repo.save_answer(turn.session, response, derived_id, derived, turn.now, answers.get(derived_id))
+    await repo.delete_answers(turn.session, response, step.dropped)
     current = {q: v for q, v in {**current, **step.derived}.items() if q not in step.dropped}
-    pending = {"edit": response.pending["edit"]} if "edit" in response.pending else {}
-    if step.next_question is not None:
-        _bump(response, current_question=step.next_question, pending=pending, question_message_id=None)
+    pending: dict[str, Any] = {"edit": response.pending["edit"]} if "edit" in response.pending else {}
+    if message_id is not None:
+        pending["answered"] = [*response.pending.get("answered", ()), question.id]
+    if step.next_question is None:
+        pending = {k: v for k, v in pending.items() if k != "edit"}
+    _bump(response, current_question=step.next_question, pending=pending, question_message_id=message_id)
+    if step.next_question is None and response.status is ResponseStatus.IN_PROGRESS:
+        response.status = ResponseStatus.COMPLETE
+        response.completed_at = turn.now
+        log.info("response_completed")
+    if message_id is None:
+        await _show_current(turn, answers=current)
     else:
-        _bump(response, current_question=None, pending={}, question_message_id=None)
-        if response.status is ResponseStatus.IN_PROGRESS:
-            response.status = ResponseStatus.COMPLETE
-            response.completed_at = turn.now
-            log.info("response_completed")
-    await _show_current(turn, answers=current)
+        turn.replies.append(Edit(message_id, _on_its_message(turn, current, _current_view(turn, current))))

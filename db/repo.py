@@ -11,7 +11,6 @@ from sqlalchemy import CursorResult, delete, exists, func, insert, or_, select, 
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import selectinload
 
 from db.models import (
     Answer,
@@ -57,10 +56,13 @@ async def lock_respondent(session: AsyncSession, pseudonym: str) -> Respondent |
     return (await session.execute(statement)).scalar_one_or_none()
 
 
-async def rekey_respondent(session: AsyncSession, old: str, new: str) -> Respondent | None:
-    """Move a respondent found under PSEUDONYM_KEY_OLD to the current key's pseudonym, locked."""
+async def rekey_respondent(
+    session: AsyncSession, old: str, new: str
+) -> tuple[Respondent | None, Response | None]:
+    """Move a respondent found under PSEUDONYM_KEY_OLD to the current key's pseudonym, locked,
+    with their newest response (as lock_respondent_with_response)."""
     await session.execute(update(Respondent).where(Respondent.pseudonym == old).values(pseudonym=new))
-    return await lock_respondent(session, new)
+    return await lock_respondent_with_response(session, new)
 
 
 async def participated(session: AsyncSession, hashes: Iterable[str]) -> bool:
@@ -108,76 +110,100 @@ async def unlink_settled(session: AsyncSession, cutoff: datetime, limit: int) ->
     return len(ids)
 
 
-async def latest_response(session: AsyncSession, respondent_id: int) -> Response | None:
-    """The respondent's newest response (each respondent has one in this version)."""
+async def lock_respondent_with_response(
+    session: AsyncSession, pseudonym: str
+) -> tuple[Respondent | None, Response | None]:
+    """The respondent with this pseudonym, row-locked until the transaction ends, and their newest
+    response (each respondent has one in this version), in one statement.
+
+    Every change to a response happens under its respondent's lock, so that lock serialises them.
+    """
     statement = (
-        select(Response)
-        .where(Response.respondent_id == respondent_id)
+        select(Respondent, Response)
+        .outerjoin(Response, Response.respondent_id == Respondent.id)
+        .where(Respondent.pseudonym == pseudonym)
         .order_by(Response.started_at.desc())
         .limit(1)
-        .with_for_update()
+        .with_for_update(of=Respondent)
     )
-    return (await session.execute(statement)).scalar_one_or_none()
+    row = (await session.execute(statement)).one_or_none()
+    return (None, None) if row is None else (row[0], row[1])
 
 
 async def load_answers(session: AsyncSession, response_id: uuid.UUID) -> dict[str, AnswerValue]:
-    """Every current answer of a response, keyed by question code."""
-    statement = select(Answer).where(Answer.response_id == response_id).options(selectinload(Answer.choices))
-    return {
-        row.question: AnswerValue(
-            option=row.option, choices=tuple(c.option for c in row.choices), number=row.number, text=row.text
+    """Every current answer of a response, keyed by question code (choices joined in: one statement)."""
+    choice = AnswerChoice.option.label("choice")
+    statement = (
+        select(Answer.question, Answer.option, Answer.number, Answer.text, choice)
+        .outerjoin(
+            AnswerChoice,
+            (AnswerChoice.response_id == Answer.response_id) & (AnswerChoice.question == Answer.question),
         )
-        for row in (await session.execute(statement)).scalars()
+        .where(Answer.response_id == response_id)
+        .order_by(Answer.question, choice)
+    )
+    rows: dict[str, Any] = {}
+    choices: dict[str, list[str]] = {}
+    for row in (await session.execute(statement)).all():
+        rows[row.question] = row
+        choices.setdefault(row.question, [])
+        if row.choice is not None:
+            choices[row.question].append(row.choice)
+    return {
+        question: AnswerValue(
+            option=row.option, choices=tuple(choices[question]), number=row.number, text=row.text
+        )
+        for question, row in rows.items()
     }
 
 
 async def save_answer(
-    session: AsyncSession, response_id: uuid.UUID, question: str, value: AnswerValue, now: datetime
+    session: AsyncSession,
+    response: Response,
+    question: str,
+    value: AnswerValue,
+    now: datetime,
+    replaces: AnswerValue | None = None,
 ) -> None:
-    """Replace the answer of `response_id` to `question` (one current answer per question)."""
-    await delete_answers(session, response_id, [question])
+    """Store the answer of `response` to `question`, replacing `replaces`, the earlier one (one
+    current answer per question); its analysis column is set on `response`, written at flush."""
+    answered_at = now.replace(microsecond=0)  # to the second: paradata needs no finer
+    values = {"option": value.option, "number": value.number, "text": value.text, "answered_at": answered_at}
+    statement = upsert(session, Answer).values(response_id=response.id, question=question, **values)
     await session.execute(
-        insert(Answer).values(
-            response_id=response_id,
-            question=question,
-            option=value.option,
-            number=value.number,
-            text=value.text,
-            answered_at=now.replace(microsecond=0),
-        )
+        statement.on_conflict_do_update(index_elements=["response_id", "question"], set_=values)
     )
+    if replaces is not None and replaces.choices:
+        await session.execute(
+            delete(AnswerChoice).where(
+                AnswerChoice.response_id == response.id, AnswerChoice.question == question
+            )
+        )
     if value.choices:
         await session.execute(
             insert(AnswerChoice),
-            [{"response_id": response_id, "question": question, "option": c} for c in value.choices],
+            [{"response_id": response.id, "question": question, "option": c} for c in value.choices],
         )
     if question in ANSWER_COLUMNS:
-        await _copy_to_response(session, response_id, {question: analysis_value(question, value)})
+        setattr(response, ANSWER_COLUMNS[question], analysis_value(question, value))
 
 
-async def delete_answers(session: AsyncSession, response_id: uuid.UUID, questions: Iterable[str]) -> None:
-    """Remove the answers of a response to `questions` (their choices go with them)."""
+async def delete_answers(session: AsyncSession, response: Response, questions: Iterable[str]) -> None:
+    """Remove the answers of `response` to `questions` (their choices go with them), analysis columns too."""
     questions = list(questions)
     if not questions:
         return
     await session.execute(
         delete(AnswerChoice).where(
-            AnswerChoice.response_id == response_id, AnswerChoice.question.in_(questions)
+            AnswerChoice.response_id == response.id, AnswerChoice.question.in_(questions)
         )
     )
     await session.execute(
-        delete(Answer).where(Answer.response_id == response_id, Answer.question.in_(questions))
+        delete(Answer).where(Answer.response_id == response.id, Answer.question.in_(questions))
     )
-    await _copy_to_response(session, response_id, {q: None for q in questions if q in ANSWER_COLUMNS})
-
-
-async def _copy_to_response(
-    session: AsyncSession, response_id: uuid.UUID, values: dict[str, str | None]
-) -> None:
-    """Repeat answers in the response's analysis columns (statistics GROUP BY those)."""
-    if values:
-        columns = {ANSWER_COLUMNS[question]: value for question, value in values.items()}
-        await session.execute(update(Response).where(Response.id == response_id).values(**columns))
+    for question in questions:
+        if question in ANSWER_COLUMNS:
+            setattr(response, ANSWER_COLUMNS[question], None)
 
 
 async def remember_question_message(

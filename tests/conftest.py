@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from telegram.ext import Application
 
 from bot.app import build_application
+from bot.sending import SendingLimits
 from core.config import Settings
 from core.logs import JsonFormatter
 from db.engine import create_engine
@@ -135,11 +136,15 @@ def emulator(clock: Clock) -> BotApiEmulator:
 
 
 async def start_application(
-    settings: Settings, emulator: BotApiEmulator, clock: Clock, seed: int = 7
+    settings: Settings,
+    emulator: BotApiEmulator,
+    clock: Clock,
+    seed: int = 7,
+    sending: SendingLimits | None = None,
 ) -> Application:
     """The production Application, built by build_application(), talking to the emulator."""
     application = build_application(
-        settings, request=EmulatorRequest(emulator), clock=clock, rng=random.Random(seed)
+        settings, request=EmulatorRequest(emulator), clock=clock, rng=random.Random(seed), sending=sending
     )
     await application.initialize()
     await application.start()

@@ -117,7 +117,7 @@ async def seed_through_repo(engine: AsyncEngine, people: list[Person] = DATASET)
             session.add_all([respondent, response])
             await session.flush()
             for question, value in answers_of(person).items():
-                await repo.save_answer(session, response.id, question, value, person.started)
+                await repo.save_answer(session, response, question, value, person.started)
 
 
 async def seed_bulk(engine: AsyncEngine, people: list[Person], first_id: int = 1) -> None:

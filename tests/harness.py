@@ -141,6 +141,13 @@ class User:
         return self.messages[-1]
 
     @property
+    def screen(self) -> str:
+        """What the newest message asks now: its text below the answers it shows ("➡️ ...")."""
+        paragraphs = self.last.plain_text.split("\n\n")
+        answered = [n for n, paragraph in enumerate(paragraphs) if paragraph.startswith("➡️")]
+        return "\n\n".join(paragraphs[answered[-1] + 1 :] if answered else paragraphs)
+
+    @property
     def texts(self) -> list[str]:
         return [m.plain_text for m in self.messages]
 

@@ -8,6 +8,7 @@ every answer the bot acknowledged is there as given (lost: 0), no row twice (dou
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import os
 from collections.abc import AsyncIterator, Iterator
@@ -168,8 +169,11 @@ async def test_postgres_restart_gets_try_again_not_silence(
     """The database server stops and starts mid-run: the same bot process tells people to try again,
     then carries on; nothing acknowledged is lost."""
     async with throwaway_database(postgres_server.admin_url, "survey_test_restart") as url:
+        # Each taking a moment per screen, so that the crowd is still there when the server stops
+        # (4 s in): at once, ten respondents could be done by then.
+        patience = dataclasses.replace(QUICK, think=0.5)
         run = await postgres_restart_run(
-            tmp_path, postgres_server, url, 10, restarts=1, down=2.0, patience=QUICK
+            tmp_path, postgres_server, url, 10, restarts=1, down=2.0, patience=patience
         )
     assert run.figures["bot process exits"] == 0
     assert run.silences == 0 and run.notices > 0

@@ -30,7 +30,7 @@ async def test_a_whole_survey_with_a_failure_logs_events_without_identity_or_ans
     await user.send("41")
     await user.press(_("Female"))
     await user.press(_("Another city"))
-    harness.emulator.failing_calls = 2  # both replies to the city name fail: the handler's error path runs
+    harness.emulator.failing_calls = 1  # the reply to the city name fails: the handler's error path runs
     await user.send("Жезқазған-құпия")
     assert user.last.plain_text == _(TRY_AGAIN)
     await user.send("/start")
@@ -41,7 +41,7 @@ async def test_a_whole_survey_with_a_failure_logs_events_without_identity_or_ans
     await user.press(_("None of these"))
     await user.press(_("Done"))
     await user.send("Менің жеке пікірім 4821")
-    assert user.last.plain_text.startswith(_("Thank you for taking part! Your answers:"))
+    assert user.screen.startswith(_("Thank you for taking part! Your answers:"))
 
     text = log_lines.getvalue()
     leaked = sorted(value for value in IDENTITY | TYPED | {TEST_TOKEN} if value.lower() in text.lower())

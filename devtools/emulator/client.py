@@ -223,9 +223,18 @@ class ControlClient:
         overall: tuple[int, float] | None = None,
         after: int | None = None,
         retry_after: int = 1,
+        per_group: tuple[int, float] | None = None,
+        bulk: tuple[int, float] | None = None,
     ) -> None:
-        """Simulate Telegram's flood limits (None turns one off)."""
-        body = {"per_chat": per_chat, "overall": overall, "after": after, "retry_after": retry_after}
+        """Simulate Telegram's flood limits (None turns one off): see FloodLimits."""
+        body = {
+            "per_chat": per_chat,
+            "per_group": per_group,
+            "bulk": bulk,
+            "overall": overall,
+            "after": after,
+            "retry_after": retry_after,
+        }
         await self._call("PUT", "/flood", body)
 
     async def stats(self) -> dict[str, Any]:

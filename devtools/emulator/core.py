@@ -4,8 +4,9 @@ It reproduces Telegram's behaviour where bots usually trip: per-chat message ids
 "message is not modified", "message to edit not found", length limits, malformed HTML,
 callback data over 64 bytes, a press on a button that is not (or no longer) there, and
 flood limits (429 with retry_after) on request: once after N messages (`flood_after`), or
-as rates per chat and overall (`limits`), and deletion only within 48 hours of a message's
-date (`clock` gives the emulator's time; every deletion is kept in `deleted`).
+as Telegram's rates (`limits`): per private chat, per group or channel, for unsolicited
+messages over all chats (bulk), and over every message; and deletion only within 48 hours of a
+message's date (`clock` gives the emulator's time; every deletion is kept in `deleted`).
 
 Everything here is synchronous and in memory; `devtools.emulator.server` puts it on HTTP.
 """
@@ -126,6 +127,8 @@ class Chat:
     messages: dict[int, Message] = field(default_factory=dict)
     ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     version: int = 0
+    acted_at: float | None = None
+    """When (monotonic) the person last wrote or pressed a button in this chat."""
 
     def add(self, message: Message) -> Message:
         self.messages[message.message_id] = message
@@ -148,28 +151,53 @@ class RateLimit:
     sent: dict[int | None, deque[float]] = field(default_factory=dict)
 
     def check(self, key: int | None, now: float) -> None:
-        """Record one message under `key`, or raise ApiError(429) if the window is full."""
+        """Raise ApiError(429) if `key`'s window is full; forget what has left the window."""
         window = self.sent.setdefault(key, deque())
         while window and window[0] <= now - self.seconds:
             window.popleft()
-        if len(window) >= self.count:
+        if not window:
+            del self.sent[key]
+        elif len(window) >= self.count:
             wait = max(1, math.ceil(window[0] + self.seconds - now))
             raise ApiError(429, f"Too Many Requests: retry after {wait}", retry_after=wait)
-        window.append(now)
+
+    def record(self, key: int | None, now: float) -> None:
+        """Count one message sent under `key`."""
+        self.sent.setdefault(key, deque()).append(now)
+
+
+REPLY_WINDOW = 60.0
+"""A message to a private chat within this many seconds of the person's last action is a reply."""
 
 
 @dataclass
 class FloodLimits:
-    """Telegram's sending limits, off unless set: per chat, and over all chats together."""
+    """Telegram's sending limits, each off unless set.
+
+    `per_chat`: each private chat; `per_group`: each group or channel; `bulk`: messages the bot
+    sends on its own (to a channel or group, or to a person who has not acted within
+    REPLY_WINDOW), over all chats together; `overall`: every message over all chats.
+    """
 
     per_chat: RateLimit | None = None
+    per_group: RateLimit | None = None
+    bulk: RateLimit | None = None
     overall: RateLimit | None = None
 
-    def check(self, chat_id: int, now: float) -> None:
-        if self.per_chat is not None:
-            self.per_chat.check(chat_id, now)
-        if self.overall is not None:
-            self.overall.check(None, now)
+    def check(self, chat: Chat, now: float) -> None:
+        """Count one message to `chat`, or raise ApiError(429) (counting nothing) if a limit is hit."""
+        private = chat.type == "private"
+        unsolicited = not private or chat.acted_at is None or now - chat.acted_at > REPLY_WINDOW
+        applying = [
+            (self.per_chat if private else self.per_group, chat.id),
+            (self.bulk if unsolicited else None, None),
+            (self.overall, None),
+        ]
+        limits = [(limit, key) for limit, key in applying if limit is not None]
+        for limit, key in limits:
+            limit.check(key, now)
+        for limit, key in limits:
+            limit.record(key, now)
 
 
 @dataclass(frozen=True)
@@ -327,7 +355,7 @@ class BotApiEmulator:
             observer(chat)
 
     def _flood_check(self, chat: Chat) -> None:
-        self.limits.check(chat.id, self.monotonic())
+        self.limits.check(chat, self.monotonic())
         if self.flood_after is None:
             return
         if self._sent_since_flood >= self.flood_after:
@@ -567,6 +595,7 @@ class BotApiEmulator:
         """An update for a message the user sends; `content` holds Bot API message fields."""
         chat = self.open_chat(user["id"] if chat_id is None else chat_id, chat_type)
         chat.started = True
+        chat.acted_at = self.monotonic()
         message = self._new_message(chat, False, text=content.get("text"))
         data = self._message_dict(message) | {"from": user} | content
         if isinstance(data.get("text"), str) and data["text"].startswith("/"):
@@ -586,6 +615,7 @@ class BotApiEmulator:
     def callback(self, user: dict[str, Any], message: Message, data: str) -> dict[str, Any]:
         """An update for the user pressing an inline button carrying `data` under `message`."""
         query_id = str(next(self._callback_ids))
+        self.chats[message.chat_id].acted_at = self.monotonic()
         self.callback_answers[query_id] = {}
         self.callback_owner[query_id] = int(user["id"])
         self.callback_chat[query_id] = message.chat_id

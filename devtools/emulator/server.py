@@ -699,7 +699,7 @@ class EmulatorServer:
         async def flood() -> dict[str, Any]:
             body = await self._body(request)
             limits = FloodLimits()
-            for name in ("per_chat", "overall"):
+            for name in ("per_chat", "per_group", "bulk", "overall"):
                 if body.get(name):
                     count, seconds = body[name]
                     setattr(limits, name, RateLimit(int(count), float(seconds)))

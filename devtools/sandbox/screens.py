@@ -63,15 +63,21 @@ class Reader:
                 (_plain(render.erase_prompt(_)), Screen(Kind.ERASE, language)),
             ]
             markers += [(_(q.text), Screen(Kind.QUESTION, language, q)) for q in questionnaire]
-        # Longest first, so that no text is taken for a shorter one it contains.
-        self._markers = sorted(markers, key=lambda marker: -len(marker[0]))
+        self._markers = markers
         self.try_again = frozenset(i18n.gettext(language, TRY_AGAIN) for language in LANGUAGES)
         """The bot's "something went wrong, try again" notice, in each language."""
 
     def read(self, message: Shown | None) -> Screen:
-        """What `message` asks for (UNKNOWN when nothing matches)."""
+        """What `message` asks for (UNKNOWN when nothing matches).
+
+        A message shows the answers given on it above what it asks now, so the text that ends
+        last is the one asked; of two ending together, the longer (no text is taken for a
+        shorter one it contains).
+        """
         text = (message.text or "") if message else ""
-        return next((screen for marker, screen in self._markers if marker in text), Screen(Kind.UNKNOWN))
+        found = [(text.rfind(marker), marker, screen) for marker, screen in self._markers]
+        ends = [(at + len(marker), len(marker), screen) for at, marker, screen in found if at >= 0]
+        return max(ends, key=lambda end: end[:2], default=(0, 0, Screen(Kind.UNKNOWN)))[2]
 
     def text(self, language: str, msgid: str) -> str:
         return self.i18n.gettext(language, msgid)
