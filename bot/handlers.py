@@ -16,7 +16,7 @@ from telegram.constants import BulkRequestLimit
 from telegram.error import BadRequest, Forbidden, NetworkError
 
 from bot.context import Context
-from bot.refusals import log_refusal
+from bot.refusals import is_redundant, log_refusal
 from conversation import turns as conversation
 from conversation.callbacks import decode
 from conversation.render import View
@@ -49,7 +49,15 @@ async def _handle(update: Update, context: Context, step: Step) -> None:
     hashes = await services.participant_hashes(user.id)
     async with services.sessions.begin() as session:
         fresh = await repo.claim_update(session, update.update_id, services.clock())
-        turn = await conversation.open_turn(services, session, user.id, user.language_code, hashes, shown)
+        turn = await conversation.open_turn(
+            services,
+            session,
+            user.id,
+            user.language_code,
+            hashes,
+            shown,
+            new_message=update.message is not None,
+        )
         if fresh:
             await step(turn)
         else:
@@ -74,7 +82,7 @@ async def _perform(turn: Turn, update: Update, context: Context) -> None:
         elif isinstance(reply, DeleteMessages):
             await _delete(reply, chat.id, context)
         else:
-            await _edit(reply, chat.id, context)
+            await _edit(turn, reply, chat.id, context)
     await answer_query(update, toast)
 
 
@@ -116,11 +124,12 @@ async def answer_query(update: Update, toast: str | None) -> None:
         log_refusal(log, "callback_answer_skipped", error)
 
 
-async def _edit(reply: Edit | StripButtons, chat_id: int, context: Context) -> None:
+async def _edit(turn: Turn, reply: Edit | StripButtons, chat_id: int, context: Context) -> None:
     """Edit an earlier message; one that is gone or already so is not an error for the respondent.
 
-    An edit that only shows the answer given (no buttons to press) is skipped on a network
-    error too, so that the next question still goes out.
+    The current question refused as an edit (its message deleted, or Telegram refusing it for
+    another reason) is sent as a new message instead, so the respondent can go on. An edit that
+    only shows the answer given (no buttons to press) is skipped on a network error too.
     """
     try:
         if isinstance(reply, Edit):
@@ -134,6 +143,11 @@ async def _edit(reply: Edit | StripButtons, chat_id: int, context: Context) -> N
             await context.bot.edit_message_reply_markup(chat_id, reply.message_id, reply_markup=None)
     except BadRequest as error:
         log_refusal(log, "edit_skipped", error)
+        if isinstance(reply, Edit) and reply.track is not None and not is_redundant(error):
+            message = await context.bot.send_message(
+                chat_id, reply.view.text, reply_markup=markup(reply.view)
+            )
+            await _remember(turn, Send(reply.view, reply.track), message.message_id, message.date)
     except NetworkError as error:
         if isinstance(reply, Edit) and reply.view.buttons:
             raise

@@ -19,3 +19,8 @@ def log_refusal(log: logging.Logger, event: str, error: BadRequest) -> None:
     """Log a BadRequest with its description: an expected one at info, any other at error."""
     expected = any(phrase in error.message.lower() for phrase in EXPECTED_REFUSALS)
     log.log(logging.INFO if expected else logging.ERROR, event, extra={"reason": error.message})
+
+
+def is_redundant(error: BadRequest) -> bool:
+    """Telegram refused an edit because the message already shows exactly that."""
+    return "message is not modified" in error.message.lower()

@@ -54,10 +54,15 @@ class Send:
 
 @dataclass(frozen=True)
 class Edit:
-    """Replace an earlier message of the bot (text and buttons)."""
+    """Replace an earlier message of the bot (text and buttons).
+
+    `track`: the view is the current question's; should Telegram refuse the edit, it is sent as a
+    new message and tracked as the question's (Send's `track`), so the respondent can go on.
+    """
 
     message_id: int
     view: View
+    track: Position | None = None
 
 
 @dataclass(frozen=True)
@@ -131,13 +136,15 @@ async def open_turn(
     telegram_language: str | None,
     participant_hashes: Sequence[str] = (),
     message: tuple[int, datetime] | None = None,
+    new_message: bool = True,
 ) -> Turn:
     """Lock the respondent (if any) and load their response for this event.
 
     A respondent still under PSEUDONYM_KEY_OLD moves to the current key. Without a respondent,
     `participant_hashes` (services.participant_hashes, computed before the transaction) tell
-    whether this person's response was unlinked. The update's message is kept as part of the
-    survey's chat while there is a response.
+    whether this person's response was unlinked. The update's message (`new_message`: the
+    person's own; a press is on one of the bot's, kept when sent) is kept as part of the survey's
+    chat while there is a response.
     """
     turn = Turn(
         services,
@@ -158,7 +165,7 @@ async def open_turn(
             turn.respondent.participant_hash = turn.participant_hash
     elif participant_hashes:
         turn.unlinked = await repo.participated(session, participant_hashes)
-    if turn.response is not None and message is not None:
+    if turn.response is not None and message is not None and new_message:
         await repo.remember_messages(session, turn.response.id, [message])
     return turn
 
@@ -239,7 +246,7 @@ async def _show_again(turn: Turn) -> None:
     assert response is not None and response.question_message_id is not None
     answers = await repo.load_answers(turn.session, response.id)
     view = _on_its_message(turn, answers, _current_view(turn, answers))
-    turn.replies.append(Edit(response.question_message_id, view))
+    turn.replies.append(Edit(response.question_message_id, view, _position(response)))
 
 
 def _unlinked_notice(turn: Turn) -> str:
@@ -525,7 +532,9 @@ async def _consent(turn: Turn, callback: Callback, message_id: int) -> None:
     if turn.message is not None:
         await repo.remember_messages(turn.session, response.id, [turn.message])
     log.info("consented", extra={"language": callback.language})
-    turn.replies.append(Edit(message_id, _on_its_message(turn, {}, _current_view(turn, {}))))
+    turn.replies.append(
+        Edit(message_id, _on_its_message(turn, {}, _current_view(turn, {})), _position(response))
+    )
 
 
 async def _erase(turn: Turn, confirmed: bool, message_id: int) -> None:
@@ -643,7 +652,9 @@ async def _toggle(turn: Turn, code: str, message_id: int) -> None:
     _bump(response, pending={**response.pending, "selected": list(selected)})
     answers = await repo.load_answers(turn.session, response.id)
     response.question_message_id = message_id
-    turn.replies.append(Edit(message_id, _on_its_message(turn, answers, _current_view(turn, answers))))
+    turn.replies.append(
+        Edit(message_id, _on_its_message(turn, answers, _current_view(turn, answers)), _position(response))
+    )
 
 
 async def _done(turn: Turn, message_id: int) -> None:
@@ -796,4 +807,5 @@ async def _store(
     if message_id is None:
         await _show_current(turn, answers=current)
     else:
-        turn.replies.append(Edit(message_id, _on_its_message(turn, current, _current_view(turn, current))))
+        view = _on_its_message(turn, current, _current_view(turn, current))
+        turn.replies.append(Edit(message_id, view, _position(response)))

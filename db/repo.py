@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, delete, exists, func, insert, or_, select, update
+from sqlalchemy import CursorResult, delete, exists, func, insert, literal, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -226,20 +226,19 @@ async def remember_messages(
     """Keep (message id, date) of survey messages in the chat, unless the response is gone meanwhile.
 
     At most `limit` per response: an account flooding the bot cannot grow the table without end.
+    One statement a message: the checks are part of the INSERT ... SELECT.
     """
-    if not messages:
-        return
-    locked = select(Response.id).where(Response.id == response_id).with_for_update()
-    if await session.scalar(locked) is None:
-        return
     kept = select(func.count()).select_from(ChatMessage).where(ChatMessage.response_id == response_id)
-    room = limit - int(await session.scalar(kept) or 0)
-    messages = messages[: max(room, 0)]
-    if not messages:
-        return
-    rows = [{"response_id": response_id, "message_id": m, "sent_at": at} for m, at in messages]
-    statement = upsert(session, ChatMessage).values(rows)
-    await session.execute(statement.on_conflict_do_nothing(index_elements=["response_id", "message_id"]))
+    room = kept.scalar_subquery() < limit
+    alive = exists().where(Response.id == response_id)
+    for message_id, sent_at in messages:
+        row = select(
+            literal(response_id, ChatMessage.response_id.type),
+            literal(message_id, ChatMessage.message_id.type),
+            literal(sent_at, ChatMessage.sent_at.type),
+        ).where(alive, room)
+        statement = upsert(session, ChatMessage).from_select(["response_id", "message_id", "sent_at"], row)
+        await session.execute(statement.on_conflict_do_nothing(index_elements=["response_id", "message_id"]))
 
 
 async def forget_messages(session: AsyncSession, response_id: uuid.UUID) -> list[tuple[int, datetime]]:

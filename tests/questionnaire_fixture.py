@@ -72,7 +72,7 @@ async def _run(database_url: str) -> dict[str, Any]:
                 await user.press(_(label))
             await user.press(_("Ukraine is the victim of aggression"))
             await user.press(_("It is the right course"))
-            asked = user.last.plain_text
+            asked = user.screen
             await user.press(_(NEW_TEXTS[option]))
             await user.press(_("None of these"))
             await user.press(_("Done"))

@@ -130,4 +130,5 @@ async def test_only_telegrams_expected_refusals_are_quiet(
     assert method not in harness.emulator.refusals, "the bot made the call Telegram refused"
     refused = [e for e in entries(log_lines) if description.lower() in str(e.get("reason")).lower()]
     assert [e["level"] for e in refused] == [level]
-    assert _(harness.services.questionnaire["age"].text) in user.last.plain_text, "the next question is there"
+    if not description.startswith("message is not modified"):  # (then Telegram shows it already)
+        assert _(harness.services.questionnaire["age"].text) in user.screen, "the next question is there"
