@@ -55,8 +55,15 @@ async def prepare_database(settings: Settings, *, migrate: bool = True) -> None:
         await engine.dispose()
 
 
+TOKEN_REJECTED = ConfigError(
+    "BOT_TOKEN", "Telegram rejected the token (revoked or mistyped?); @BotFather gives one"
+)
+
+
 def run(settings: Settings) -> int:
     """Start the bot (long polling, or a webhook server when WEBHOOK_URL is set); 1 if receiving failed."""
+    from telegram.error import InvalidToken
+
     from bot.app import build_application, build_receiver
     from bot.receiving import ReceiverDiedError, Webhook, serve
 
@@ -69,7 +76,11 @@ def run(settings: Settings) -> int:
     log.info("starting", extra={"mode": "webhook" if isinstance(receiver.source, Webhook) else "polling"})
     try:
         asyncio.run(serve(application, receiver))
-    except ReceiverDiedError:
+    except InvalidToken:  # at start: Telegram's message names the token, this one does not
+        raise TOKEN_REJECTED from None
+    except ReceiverDiedError as died:
+        if isinstance(died.error, InvalidToken):
+            raise TOKEN_REJECTED from None
         return 1  # logged as receiver_died, with the reason
     return 0
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import datetime as dtm
+import hmac
 import logging
 import signal
 from collections.abc import Sequence
@@ -27,12 +27,13 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from aiohttp import web
-from telegram import Update
+from telegram import Bot, Update
 from telegram.error import InvalidToken, RetryAfter, TelegramError
 from telegram.ext import Application
 
 from bot.concurrency import PerPersonOrder
 from bot.health import Heartbeat
+from bot.sending import retry_after_seconds
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +41,8 @@ BUSY_WAIT = 0.25
 """While updates are being handled, poll again after one of them is done, or after this many seconds."""
 MAX_BACKOFF = 30.0
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+MAX_UPDATE_ID = 2**63
+"""Update ids are stored as BIGINT; Telegram's are far below this."""
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
@@ -73,6 +76,7 @@ class ReceiverDiedError(Exception):
 
     def __init__(self, error: BaseException | None) -> None:
         super().__init__(f"receiving updates failed: {type(error).__name__}: {error}")
+        self.error = error
 
 
 class Receiver:
@@ -141,13 +145,15 @@ class Receiver:
             await asyncio.sleep(self.heartbeat.seconds)
 
     async def _receive(self, request: web.Request) -> web.Response:
-        """One webhook request: 200 once the update is handled; 403 without the secret."""
+        """One webhook request: 200 once the update is handled; 403 without the secret (compared in
+        constant time); 400, logged without its content, for a body that is not an update we handle."""
         assert isinstance(self.source, Webhook)
-        if request.headers.get(SECRET_HEADER) != self.source.secret:
+        secret = request.headers.get(SECRET_HEADER, "").encode()
+        if not hmac.compare_digest(secret, self.source.secret.encode()):
             return web.Response(status=403)
-        try:
-            update = Update.de_json(await request.json(), self.application.bot)
-        except (ValueError, TypeError, KeyError):
+        update = await _update_of(request, self.application.bot)
+        if update is None:
+            log.warning("webhook_refused", extra={"reason": "not an update"})
             return web.Response(status=400)
         task = self._handling.get(update.update_id) or self._take(update)
         await asyncio.shield(task)
@@ -181,7 +187,7 @@ class Receiver:
             except InvalidToken:
                 raise
             except RetryAfter as error:
-                await asyncio.sleep(_seconds(error.retry_after))
+                await asyncio.sleep(retry_after_seconds(error))
                 continue
             except TelegramError as error:
                 log.warning("polling_failed", extra={"error": type(error).__name__, "retry_in": backoff})
@@ -249,6 +255,21 @@ async def serve(application: Application, receiver: Receiver, signals: Sequence[
         raise receiver.failure
 
 
-def _seconds(period: dtm.timedelta | float) -> float:
-    """A PTB time period (a timedelta or a number of seconds) in seconds."""
-    return period.total_seconds() if isinstance(period, dtm.timedelta) else float(period)
+async def _update_of(request: web.Request, bot: Bot) -> Update | None:
+    """The update in a webhook request, or None for anything else: not JSON, not an object, an
+    update id outside what Telegram sends, or a private message without its sender."""
+    try:
+        data = await request.json()
+    except ValueError:
+        return None
+    update_id = data.get("update_id") if isinstance(data, dict) else None
+    if not isinstance(update_id, int) or isinstance(update_id, bool) or not 0 <= update_id < MAX_UPDATE_ID:
+        return None
+    try:
+        update = Update.de_json(data, bot)
+    except (ValueError, TypeError, KeyError, AttributeError):
+        return None
+    chat = update.effective_chat
+    if chat is not None and chat.type == "private" and update.effective_user is None:
+        return None
+    return update
