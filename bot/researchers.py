@@ -23,8 +23,9 @@ from conversation.services import Services
 from core.i18n import LANGUAGE_NAMES, LANGUAGES
 from db import repo
 from db import stats as db_stats
-from research import charts, export, report
+from research import charts, export, report, tables
 from research.labels import Labels
+from research.tables import Crosstab
 from survey.analysis import STATS_CUBE, VARIABLES, UnknownVariableError, variable
 
 log = logging.getLogger(__name__)
@@ -51,9 +52,12 @@ async def _reply_lines(update: Update, lines: list[str]) -> None:
 def _usage(labels: Labels, command: str) -> str:
     _ = labels._
     if command == "chart":
-        usage = _("Usage: /chart ROW [COLUMN], for example /chart stance or /chart stance age.")
+        usage = _("Usage: /chart OUTCOME [BY], for example /chart stance or /chart stance age.")
     else:
-        usage = _("Usage: /crosstab ROW COLUMN, for example /crosstab stance age.")
+        usage = _(
+            "Usage: /crosstab OUTCOME BY, for example /crosstab stance age: "
+            "the shares of each view of the war within each age group."
+        )
     names = _("Variables: {names}.", names=", ".join(VARIABLES))
     return f"{usage}\n{names}"
 
@@ -92,38 +96,51 @@ async def stats(update: Update, context: Context) -> None:
     await _reply_lines(update, report.stats_lines(labels, figures, services.settings.min_cell))
 
 
-async def crosstab(update: Update, context: Context) -> None:
-    """/crosstab ROW COLUMN: counts with row percentages among completed responses."""
+async def _crosstab(update: Update, context: Context, command: str) -> tuple[Labels, Crosstab] | None:
+    """The researcher's labels and the table `/command OUTCOME BY` asks for, or None after explaining."""
     services = context.services
-    assert update.effective_user is not None and update.effective_message is not None
+    assert update.effective_user is not None
     async with services.sessions.begin() as session:
         labels = await _labels(services, session, update.effective_user)
         names = _variables(context.args or [], allowed=(2,))
-        cells = await db_stats.counts(session, names) if names else {}
-    if not await _table_ready(update, labels, names, cells, "crosstab"):
-        return
+        cells = await db_stats.counts(session, names[::-1]) if names else {}
+    if not await _table_ready(update, labels, names, cells, command):
+        return None
     assert names is not None
-    row, column = names
-    await _reply_lines(update, report.crosstab_lines(labels, row, column, cells, services.settings.min_cell))
+    outcome, by = names
+    return labels, tables.crosstab(labels, outcome, by, cells)
+
+
+async def crosstab(update: Update, context: Context) -> None:
+    """/crosstab OUTCOME BY: the outcome's shares within each group of BY, n, and a test of independence."""
+    found = await _crosstab(update, context, "crosstab")
+    if found is not None:
+        labels, table = found
+        await _reply_lines(update, report.crosstab_lines(labels, table, context.services.settings.min_cell))
 
 
 async def chart(update: Update, context: Context) -> None:
-    """/chart ROW [COLUMN]: a bar chart as a photo, labelled in the researcher's language."""
+    """/chart OUTCOME [BY]: one variable's shares, or one 100% bar per group of BY, as a photo."""
     services = context.services
     assert update.effective_user is not None and update.effective_message is not None
-    async with services.sessions.begin() as session:
-        labels = await _labels(services, session, update.effective_user)
-        names = _variables(context.args or [], allowed=(1, 2))
-        cells = await db_stats.counts(session, names) if names else {}
-    if not await _table_ready(update, labels, names, cells, "chart"):
-        return
-    assert names is not None
-    spec = charts.chart_spec(
-        labels, names[0], names[1] if len(names) > 1 else None, cells, services.settings.min_cell
-    )
+    min_cell = services.settings.min_cell
+    if len(context.args or []) == 2:
+        found = await _crosstab(update, context, "chart")
+        if found is None:
+            return
+        spec = charts.crosstab_spec(*found, min_cell)
+    else:
+        async with services.sessions.begin() as session:
+            labels = await _labels(services, session, update.effective_user)
+            names = _variables(context.args or [], allowed=(1,))
+            cells = await db_stats.counts(session, names) if names else {}
+        if not await _table_ready(update, labels, names, cells, "chart"):
+            return
+        assert names is not None
+        spec = charts.chart_spec(labels, names[0], cells, min_cell)
     png = await asyncio.to_thread(charts.render_png, spec)
     await update.effective_message.reply_photo(
-        InputFile(png, filename="chart.png"), caption=spec.title[:1024]
+        InputFile(png, filename="chart.png"), caption=spec.title[:MAX_CAPTION]
     )
 
 

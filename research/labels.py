@@ -9,6 +9,34 @@ from survey.model import SKIP, SKIP_LABEL, Questionnaire
 
 NO_ANSWER = N_("No answer")
 VARIABLE_NAMES = {"language": N_("Survey language"), "age_band": N_("Age group")}
+SHORT_NO_ANSWER = N_("No ans.")
+SHORT_SKIP = N_("Refused")
+SHORT_LABELS = {
+    "stance": {
+        "russia": N_("Pro-Russia"),
+        "ukraine": N_("Pro-Ukraine"),
+        "peace": N_("Peace"),
+        "unsure": N_("Unsure"),
+    },
+    "neutrality": {
+        "support": N_("Neutral"),
+        "more_ukraine": N_("Pro-UA"),
+        "more_russia": N_("Pro-RU"),
+        "unsure": N_("Unsure"),
+    },
+    "main_source": {
+        "ru_tv": N_("RU TV"),
+        "kz_tv": N_("KZ TV"),
+        "kz_online": N_("KZ web"),
+        "intl": N_("Intl"),
+        "telegram": N_("Tg"),
+        "social": N_("Social"),
+        "people": N_("People"),
+        "none": N_("No news"),
+    },
+    "city": {"oskemen": N_("Oskemen"), "other_city": N_("Other"), "village": N_("Village")},
+}
+"""Labels short enough for a phone-width table column (else the full label is used)."""
 
 
 class Labels:
@@ -52,6 +80,16 @@ class Labels:
             return self._(label_of(self.questionnaire[name], self.questionnaire, code))
         except KeyError:
             return code  # a code of an older questionnaire version
+
+    def short(self, name: str, code: str | None) -> str:
+        """A value's short label for table columns and rows: its short msgid, else its label."""
+        if code is None:
+            return self._(SHORT_NO_ANSWER)
+        if code == SKIP:
+            return self._(SHORT_SKIP)
+        if code in SHORT_LABELS.get(name, {}):
+            return self._(SHORT_LABELS[name][code])
+        return self.value(name, code)
 
     def ordered(self, name: str, present: set[str | None]) -> list[str | None]:
         """The values in `present`, in questionnaire order, unknown codes and None last."""

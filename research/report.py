@@ -10,11 +10,19 @@ from babel.numbers import format_decimal
 from core.i18n import N_
 from db.models import ResponseStatus
 from db.stats import Overview, Value
+from research.disclosure import round_shares
 from research.labels import Labels
+from research.tables import Crosstab
 from survey.analysis import Proportion
 
 MAX_MESSAGE = 4096
 SMALL_MARK = "*"
+TABLE_WIDTH = 35
+"""Characters of monospace text a phone shows on one line."""
+MAX_ROW_LABEL = 9
+MAX_COLUMN_LABEL = 7
+LOW_EXPECTED_LIMIT = 0.2
+
 STATUS_NAMES = {
     ResponseStatus.COMPLETE: N_("Completed"),
     ResponseStatus.IN_PROGRESS: N_("In progress"),
@@ -141,27 +149,115 @@ def _legend(labels: Labels, min_cell: int, intervals: bool) -> str:
     return f"<i>{escape(' '.join(parts))}</i>"
 
 
-def crosstab_lines(
-    labels: Labels, row: str, column: str, cells: Mapping[tuple[Value, ...], int], min_cell: int
-) -> list[str]:
-    """A two-way table as blocks, one per row value: counts with row percentages (HTML)."""
-    lang = labels.language
-    total = sum(cells.values())
-    title = f"{labels.variable(row)} × {labels.variable(column)}"
-    lines = [f"<b>{escape(title)}</b> (n = {number(total, lang)})", escape(labels._("Row percentages."))]
-    rows = labels.ordered(row, {r for r, _c in cells})
-    columns = labels.ordered(column, {c for _r, c in cells})
-    blocks: list[tuple[str, dict[Value, int]]] = [
-        (labels.value(row, r), {c: cells.get((r, c), 0) for c in columns}) for r in rows
+def crosstab_lines(labels: Labels, table: Crosstab, min_cell: int) -> list[str]:
+    """/crosstab OUTCOME BY: a phone-width <pre> table of shares within each group, then the test (HTML).
+
+    Each table block is one entry of the list, so split_message never cuts a <pre> in two.
+    """
+    _, lang = labels._, labels.language
+    title = _("{outcome} by {by}", outcome=labels.variable(table.outcome), by=labels.variable(table.by))
+    lines = [
+        f"<b>{escape(title)}</b> (n = {number(table.total, lang)})",
+        escape(_("Percent within each group: every row adds up to 100%. n: people in the group.")),
     ]
-    blocks.append((labels._("Total"), {c: sum(cells.get((r, c), 0) for r in rows) for c in columns}))
-    for heading, counts in blocks:
-        row_total = sum(counts.values())
-        lines += ["", f"<b>{escape(heading)}</b> (n = {_cell(row_total, lang, min_cell)})"]
-        for code, n in counts.items():
-            share = percent(n / row_total if row_total else 0.0, lang)
-            lines.append(f"• {escape(labels.value(column, code))}: {_cell(n, lang, min_cell)} · {share}")
-    lines += ["", _legend(labels, min_cell, intervals=False)]
+    lines += [f"<pre>{escape(block)}</pre>" for block in table_blocks(labels, table, min_cell)]
+    lines += [
+        escape(f"{labels.short(table.outcome, code)} = {labels.value(table.outcome, code)}")
+        for code in table.outcomes
+    ]
+    lines += ["", *association_lines(labels, table), "", _legend(labels, min_cell, intervals=False)]
+    return lines
+
+
+def _fit(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _table_row(
+    name: str, n: int, shares: dict[Value, float], counts: dict[Value, int], min_cell: int
+) -> tuple[str, dict[Value, str], str]:
+    """A row's label, whole percentages adding up to 100 (marked where few people), and n."""
+    rounded = round_shares(shares)
+    texts = {o: f"{rounded[o]}{SMALL_MARK if 0 < counts[o] < min_cell else ''}" for o in shares}
+    return name, texts, _cell(n, "en", min_cell)
+
+
+def table_blocks(labels: Labels, table: Crosstab, min_cell: int, width: int = TABLE_WIDTH) -> list[str]:
+    """The table as monospace blocks within `width` characters, outcome columns spread over blocks."""
+    outcomes = table.outcomes
+    rows = [
+        _table_row(
+            labels.short(table.by, group),
+            table.n(group),
+            {o: table.share(group, o) for o in outcomes},
+            {o: table.count(group, o) for o in outcomes},
+            min_cell,
+        )
+        for group in table.groups
+    ]
+    total_counts = {o: sum(table.count(g, o) for g in table.groups) for o in outcomes}
+    shares = {o: table.total_share(o) for o in outcomes}
+    rows.append(_table_row(labels._("Total"), table.total, shares, total_counts, min_cell))
+    label_width = min(max(len(name) for name, _t, _n in rows), MAX_ROW_LABEL)
+    n_width = max(len(n) for _name, _t, n in rows)
+    headers = {o: _fit(labels.short(table.outcome, o), MAX_COLUMN_LABEL) for o in table.outcomes}
+    widths = {o: max(len(headers[o]), *(len(texts[o]) for _n, texts, _c in rows)) for o in table.outcomes}
+    chunks: list[list[Value]] = [[]]
+    used = label_width + 1 + n_width
+    for outcome in table.outcomes:
+        if chunks[-1] and used + widths[outcome] + 1 > width:
+            chunks.append([])
+            used = label_width + 1 + n_width
+        chunks[-1].append(outcome)
+        used += widths[outcome] + 1
+    blocks = []
+    for chunk in chunks:
+        header = (
+            " " * label_width + "".join(f" {headers[o]:>{widths[o]}}" for o in chunk) + f" {'n':>{n_width}}"
+        )
+        body = [
+            _fit(name, label_width).ljust(label_width)
+            + "".join(f" {texts[o]:>{widths[o]}}" for o in chunk)
+            + f" {n:>{n_width}}"
+            for name, texts, n in rows
+        ]
+        blocks.append("\n".join([header, *body]))
+    return blocks
+
+
+def _decimal(value: float, language: str, pattern: str) -> str:
+    return format_decimal(value, format=pattern, locale=language)
+
+
+def association_lines(labels: Labels, table: Crosstab) -> list[str]:
+    """Chi-square test of independence and Cramér's V, or why there is none (HTML)."""
+    _, lang = labels._, labels.language
+    found = table.association()
+    if found is None:
+        return [escape(_("No test of independence: it needs at least two groups and two answers."))]
+    p = "< " + _decimal(0.001, lang, "0.000") if found.p < 0.001 else "= " + _decimal(found.p, lang, "0.000")
+    lines = [
+        escape(
+            _(
+                "Chi-square test of independence: χ² = {chi2}, df = {df}, p {p}; Cramér's V = {v} "
+                "(n = {n}, without “Prefer not to answer” and no answer; unweighted counts).",
+                chi2=_decimal(found.chi2, lang, "0.00"),
+                df=found.df,
+                p=p,
+                v=_decimal(found.cramers_v, lang, "0.00"),
+                n=number(found.n, lang),
+            )
+        )
+    ]
+    if found.low_expected > LOW_EXPECTED_LIMIT:
+        lines.append(
+            escape(
+                _(
+                    "{share} of cells expect fewer than 5 people: the p-value is only a rough guide.",
+                    share=percent(found.low_expected, lang),
+                )
+            )
+        )
     return lines
 
 

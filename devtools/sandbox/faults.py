@@ -32,7 +32,6 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.engine import make_url
 
-from research.digest import TITLE
 from core.i18n import I18n
 from db.engine import one_session
 from db.models import DigestPost, DigestStatus
@@ -42,6 +41,7 @@ from devtools.sandbox.personas import Ending
 from devtools.sandbox.process import DIGEST_CHANNEL_ID, Sandbox, sandbox
 from devtools.sandbox.screens import Reader
 from devtools.sandbox.verify import Check, FaultCheck, check_acknowledged, check_database
+from research.digest import TITLE
 from survey.model import load_questionnaire
 
 THINK = 10.0
