@@ -1,0 +1,155 @@
+"""Weights: the targets file, raking against a hand-computed 2x2, trimming, missing values, Kish."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from db.engine import session_factory
+from research.weights import TargetsError, kish, load_targets, rake, weighted_counts, weighting
+from survey.model import load_questionnaire
+from tests.dataset import Person, seed
+
+QUESTIONNAIRE = load_questionnaire()
+
+
+def test_two_by_two_raking_equals_the_hand_computed_solution() -> None:
+    """Sample 30/20/10/40 raked to A 40:60 and B 50:50.
+
+    The raked table keeps the sample's odds ratio (30·40)/(20·10) = 6 with the target margins:
+    x(0.1 + x) = 6(0.4 - x)(0.5 - x) gives x = 0.3, so the table is 0.3, 0.1, 0.2, 0.4 and the
+    weights (share x 100 / people) are 1, 0.5, 2 and 1.
+    """
+    counts = {("a1", "b1"): 30, ("a1", "b2"): 20, ("a2", "b1"): 10, ("a2", "b2"): 40}
+    weights = rake(counts, [{"a1": 0.4, "a2": 0.6}, {"b1": 0.5, "b2": 0.5}], cap=None)
+    expected = {("a1", "b1"): 1.0, ("a1", "b2"): 0.5, ("a2", "b1"): 2.0, ("a2", "b2"): 1.0}
+    for cell, weight in expected.items():
+        assert weights[cell] == pytest.approx(weight, abs=1e-6)
+    assert rake(counts, [{"a1": 0.4, "a2": 0.6}, {"b1": 0.5, "b2": 0.5}], cap=5) == pytest.approx(weights)
+
+
+def test_trimming_caps_weights_at_five_times_the_mean() -> None:
+    """One person standing for a large group would weigh 50; trimmed, no weight exceeds 5 (mean 1)."""
+    counts = {("rare",): 1, ("common",): 99}
+    weights = rake(counts, [{"rare": 0.5, "common": 0.5}], cap=5)
+    mean = sum(weights[c] * n for c, n in counts.items()) / 100
+    assert mean == pytest.approx(1.0)
+    assert max(weights.values()) <= 5 * (1 + 1e-9)
+    assert rake(counts, [{"rare": 0.5, "common": 0.5}], cap=None)[("rare",)] == pytest.approx(50)
+
+
+def test_people_who_skipped_a_weighting_question_keep_their_weight_in_that_step() -> None:
+    """Those missing on B are left out of B's step: among those who answered B, B hits its target."""
+    counts = {("a1", "b1"): 30, ("a1", "b2"): 10, ("a2", "b1"): 20, ("a2", None): 40}
+    weights = rake(counts, [{"a1": 0.5, "a2": 0.5}, {"b1": 0.25, "b2": 0.75}], cap=None)
+
+    def share(index: int, category: str) -> float:
+        known = {c: n for c, n in counts.items() if c[index] is not None}
+        total = sum(weights[c] * n for c, n in known.items())
+        return sum(weights[c] * n for c, n in known.items() if c[index] == category) / total
+
+    assert share(0, "a1") == pytest.approx(0.5, abs=1e-9)
+    assert share(1, "b1") == pytest.approx(0.25, abs=1e-9)
+
+
+def test_kish_design_effect_and_effective_n() -> None:
+    """deff = n·Σw²/(Σw)² and n_eff = (Σw)²/Σw²: 2 people at 0.5 and 2 at 1.5 give 1.25 and 3.2."""
+    assert kish([(0.5, 2), (1.5, 2)]) == pytest.approx((1.25, 3.2))
+    assert kish([(1.0, 7)]) == pytest.approx((1.0, 7.0))
+
+
+def test_the_shipped_targets_load_with_their_sources() -> None:
+    """Both dimensions load; shares add up to one; every dimension names its source."""
+    targets = load_targets(QUESTIONNAIRE)
+    assert [d.id for d in targets.dimensions] == ["age_sex", "settlement"]
+    assert targets.variables == ("age_band", "gender", "city")
+    for dimension in targets.dimensions:
+        assert sum(dimension.shares.values()) == pytest.approx(1.0)
+        assert "BNS" in dimension.source
+    assert targets.categories({"age_band": "55+", "gender": "skip", "city": "semey"}) == (None, "other_town")
+    assert targets.categories({"age_band": "18-29", "gender": "male", "city": "abroad"}) == (
+        "18-29 male",
+        None,
+    )
+
+
+@pytest.mark.parametrize(
+    ("broken", "named"),
+    [
+        ("version: 2\ndimensions: []", "version: 1"),
+        ("version: 1\ndimensions:\n- {id: x, cells: [shoe_size], population: {a: 1}}", "shoe_size"),
+        ("version: 1\ndimensions:\n- {id: x, cells: [gender], population: {female: -3}}", "-3"),
+        ("version: 1\ndimensions:\n- {id: x, cells: [gender], population: {femal: 3}}", "femal"),
+        (
+            "version: 1\ndimensions:\n- {id: x, cells: [city], map: {big: [almaty, atlantis]}, population: {big: 1}}",
+            "atlantis",
+        ),
+    ],
+)
+def test_a_broken_targets_file_is_refused_by_name(tmp_path: Path, broken: str, named: str) -> None:
+    """A targets file with an unknown variable, code or a bad count is refused, naming the value."""
+    path = tmp_path / "targets.yaml"
+    path.write_text(broken, encoding="utf-8")
+    with pytest.raises(TargetsError, match=named):
+        load_targets(QUESTIONNAIRE, path)
+
+
+def _skewed_sample() -> list[Person]:
+    """Young, urban and male heavy, as Telegram samples are; some skip gender, some live abroad."""
+    people = []
+    for age, gender, city, n in [
+        (22, "male", "almaty", 40),
+        (22, "female", "almaty", 25),
+        (25, "male", "village", 6),
+        (35, "female", "karaganda", 14),
+        (35, "male", "astana", 12),
+        (45, "male", "taraz", 9),
+        (47, "female", "village", 5),
+        (60, "female", "semey", 4),
+        (66, "male", "village", 3),
+        (70, "female", "almaty", 2),
+        (24, "female", "pavlodar", 7),
+        (33, "male", "village", 4),
+        (58, "male", "aktau", 3),
+        (30, "skip", "almaty", 4),
+        (41, "female", "abroad", 2),
+    ]:
+        people += [Person(age=age, gender=gender, city=city, stance="peace")] * n
+    return people
+
+
+async def test_weighted_margins_reproduce_the_targets(engine: AsyncEngine) -> None:
+    """On a skewed sample, weighted age x sex and settlement shares are within 0.5 points of the targets."""
+    await seed(engine, _skewed_sample())
+    targets = load_targets(QUESTIONNAIRE)
+    async with session_factory(engine).begin() as session:
+        found = await weighting(session, targets, cap=5)
+        age_sex = await weighted_counts(session, found, ["age_band", "gender"])
+        cities = await weighted_counts(session, found, ["city"])
+    age_dimension, settlement = targets.dimensions
+    known = {k: w for k, w in age_sex.items() if age_dimension.category(k) is not None}
+    for category, share in age_dimension.shares.items():
+        got = sum(w for k, w in known.items() if age_dimension.category(k) == category) / sum(known.values())
+        assert got == pytest.approx(share, abs=0.005), category
+    placed = {k: w for k, w in cities.items() if settlement.category(k) is not None}
+    for category, share in settlement.shares.items():
+        got = sum(w for k, w in placed.items() if settlement.category(k) == category) / sum(placed.values())
+        assert got == pytest.approx(share, abs=0.005), category
+
+    people = _skewed_sample()
+    assert found.people == len(people)
+    per_person = [found.weight((p.age and _band(p.age), p.gender, p.city)) for p in people]
+    assert sum(per_person) / len(per_person) == pytest.approx(1.0)
+    assert max(per_person) <= 5 + 1e-9
+    total, squares = sum(per_person), sum(w * w for w in per_person)
+    assert found.design_effect == pytest.approx(len(people) * squares / total**2)
+    assert found.effective_n == pytest.approx(total**2 / squares)
+    assert found.design_effect > 1.5  # the skew is real: weighting costs precision
+
+
+def _band(age: int) -> str:
+    from survey.analysis import age_band
+
+    return str(age_band(age))
