@@ -30,6 +30,7 @@ from core.config import Settings
 from core.i18n import LANGUAGES, N_, I18n
 from db import repo
 from db.engine import create_engine, session_factory
+from research.weights import load_targets
 from survey.model import load_questionnaire
 
 log = logging.getLogger(__name__)
@@ -95,6 +96,7 @@ def build_application(
         sessions=session_factory(engine),
         i18n=i18n,
         questionnaire=questionnaire,
+        targets=load_targets(questionnaire),
         clock=clock,
         rng=rng or random.SystemRandom(),
     )

@@ -23,7 +23,7 @@ from conversation.services import Services
 from core.i18n import LANGUAGE_NAMES, LANGUAGES
 from db import repo
 from db import stats as db_stats
-from research import charts, export, report, tables
+from research import charts, export, report, tables, weights
 from research.labels import Labels
 from research.tables import Crosstab
 from survey.analysis import STATS_CUBE, VARIABLES, UnknownVariableError, variable
@@ -41,6 +41,24 @@ async def _labels(services: Services, session: AsyncSession, user: User) -> Labe
     telegram = (user.language_code or "").split("-")[0]
     language = chosen or (telegram if telegram in LANGUAGES else services.settings.default_language)
     return Labels(services.i18n.translator(language), services.questionnaire)
+
+
+RAW = "raw"
+"""An argument asking for unweighted figures: /stats raw, /crosstab stance age raw."""
+
+
+def _raw(context: Context) -> tuple[list[str], bool]:
+    """The command's arguments without `raw`, and whether it was there."""
+    args = context.args or []
+    kept = [arg for arg in args if arg.lower() != RAW]
+    return kept, len(kept) != len(args)
+
+
+async def _weighting(services: Services, session: AsyncSession, raw: bool) -> weights.Weighting | None:
+    """The weights of completed responses, unless unweighted figures are asked for."""
+    if raw or services.targets is None:
+        return None
+    return await weights.weighting(session, services.targets, services.settings.weight_cap)
 
 
 async def _reply_lines(update: Update, lines: list[str]) -> None:
@@ -89,34 +107,52 @@ async def stats(update: Update, context: Context) -> None:
     """/stats: responses by status, today and this week, median time, and the main distributions."""
     services = context.services
     assert update.effective_user is not None
+    _args, raw = _raw(context)
     async with services.sessions.begin() as session:
         labels = await _labels(services, session, update.effective_user)
         zone = ZoneInfo(services.settings.timezone)
         figures = await db_stats.overview(session, services.clock(), zone, STATS_CUBE)
-    await _reply_lines(update, report.stats_lines(labels, figures, services.settings.min_cell))
+        weighting = await _weighting(services, session, raw)
+        weighted = {
+            name: {
+                key[0]: w for key, w in (await weights.weighted_counts(session, weighting, [name])).items()
+            }
+            for name in STATS_CUBE
+            if weighting is not None
+        }
+    lines = report.stats_lines(labels, figures, services.settings.min_cell, weighting, weighted)
+    await _reply_lines(update, lines)
 
 
-async def _crosstab(update: Update, context: Context, command: str) -> tuple[Labels, Crosstab] | None:
-    """The researcher's labels and the table `/command OUTCOME BY` asks for, or None after explaining."""
+async def _crosstab(
+    update: Update, context: Context, command: str
+) -> tuple[Labels, Crosstab, weights.Weighting | None] | None:
+    """The labels, the (weighted) table `/command OUTCOME BY` asks for and its weights, or None."""
     services = context.services
     assert update.effective_user is not None
+    args, raw = _raw(context)
     async with services.sessions.begin() as session:
         labels = await _labels(services, session, update.effective_user)
-        names = _variables(context.args or [], allowed=(2,))
+        names = _variables(args, allowed=(2,))
         cells = await db_stats.counts(session, names[::-1]) if names else {}
+        weighting = await _weighting(services, session, raw) if cells else None
+        weighted = (
+            await weights.weighted_counts(session, weighting, names[::-1]) if weighting and names else None
+        )
     if not await _table_ready(update, labels, names, cells, command):
         return None
     assert names is not None
     outcome, by = names
-    return labels, tables.crosstab(labels, outcome, by, cells)
+    return labels, tables.crosstab(labels, outcome, by, cells, weighted), weighting
 
 
 async def crosstab(update: Update, context: Context) -> None:
     """/crosstab OUTCOME BY: the outcome's shares within each group of BY, n, and a test of independence."""
     found = await _crosstab(update, context, "crosstab")
     if found is not None:
-        labels, table = found
-        await _reply_lines(update, report.crosstab_lines(labels, table, context.services.settings.min_cell))
+        labels, table, weighting = found
+        min_cell = context.services.settings.min_cell
+        await _reply_lines(update, report.crosstab_lines(labels, table, min_cell, weighting))
 
 
 async def chart(update: Update, context: Context) -> None:
@@ -124,20 +160,26 @@ async def chart(update: Update, context: Context) -> None:
     services = context.services
     assert update.effective_user is not None and update.effective_message is not None
     min_cell = services.settings.min_cell
-    if len(context.args or []) == 2:
+    args, raw = _raw(context)
+    if len(args) == 2:
         found = await _crosstab(update, context, "chart")
         if found is None:
             return
-        spec = charts.crosstab_spec(*found, min_cell)
+        labels, table, weighting = found
+        spec = charts.crosstab_spec(labels, table, min_cell, weighting)
     else:
         async with services.sessions.begin() as session:
             labels = await _labels(services, session, update.effective_user)
-            names = _variables(context.args or [], allowed=(1,))
+            names = _variables(args, allowed=(1,))
             cells = await db_stats.counts(session, names) if names else {}
+            weighting = await _weighting(services, session, raw) if cells else None
+            weighted = (
+                await weights.weighted_counts(session, weighting, names) if weighting and names else None
+            )
         if not await _table_ready(update, labels, names, cells, "chart"):
             return
         assert names is not None
-        spec = charts.chart_spec(labels, names[0], cells, min_cell)
+        spec = charts.chart_spec(labels, names[0], cells, min_cell, weighting, weighted)
     png = await asyncio.to_thread(charts.render_png, spec)
     await update.effective_message.reply_photo(
         InputFile(png, filename="chart.png"), caption=spec.title[:MAX_CAPTION]

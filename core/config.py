@@ -39,6 +39,7 @@ class Settings(BaseSettings):
     digest_grace_hours: float = Field(default=6, ge=0)
     timezone: str = "Asia/Almaty"
     min_cell: int = Field(default=10, ge=1)
+    weight_cap: float = Field(default=5, gt=1)
     default_language: Literal["kk", "ru"] = "ru"
     bot_api_url: str = "https://api.telegram.org"
     webhook_url: str | None = None

@@ -13,10 +13,15 @@ from db.stats import Overview, Value
 from research.disclosure import round_shares
 from research.labels import Labels
 from research.tables import Crosstab
-from survey.analysis import Proportion
+from research.weights import Weighting
+from survey.analysis import Proportion, wilson_interval
 
 MAX_MESSAGE = 4096
 SMALL_MARK = "*"
+SAMPLE_NOTE = N_(
+    "The sample is people who chose to answer in Telegram, not a random sample of Kazakhstan's adults: "
+    "no margin of sampling error applies."
+)
 TABLE_WIDTH = 35
 """Characters of monospace text a phone shows on one line."""
 MAX_ROW_LABEL = 9
@@ -84,19 +89,68 @@ def _duration(labels: Labels, seconds: float | None) -> str:
     return _("{minutes} min {seconds} s", minutes=minutes, seconds=rest)
 
 
-def _distribution(labels: Labels, name: str, counts: Mapping[Value, int], min_cell: int) -> list[str]:
+def _distribution(
+    labels: Labels,
+    name: str,
+    counts: Mapping[Value, int],
+    min_cell: int,
+    weighted: Mapping[Value, float] | None,
+    design_effect: float,
+) -> list[str]:
     total = sum(counts.values())
     heading = f"<b>{escape(labels.variable(name))}</b> (n = {number(total, labels.language)})"
     lines = ["", heading]
     present = {code for code, n in counts.items() if n} | set(labels.codes(name))
     for code in labels.ordered(name, present):
-        share = proportion_text(Proportion(counts.get(code, 0), total), labels.language, min_cell)
+        if weighted is None:
+            share = proportion_text(Proportion(counts.get(code, 0), total), labels.language, min_cell)
+        else:
+            share = weighted_text(
+                counts.get(code, 0),
+                weighted.get(code, 0.0) / (sum(weighted.values()) or 1.0),
+                total / design_effect,
+                labels.language,
+                min_cell,
+            )
         lines.append(f"• {escape(labels.value(name, code))}: {share}")
     return lines
 
 
-def stats_lines(labels: Labels, figures: Overview, min_cell: int) -> list[str]:
-    """The /stats report, one line per list entry (HTML)."""
+def weighted_text(count: int, share: float, effective_n: float, language: str, min_cell: int) -> str:
+    """`count · weighted share [low–high]`: the model-based Wilson interval at the effective n."""
+    low, high = wilson_interval(share * effective_n, effective_n) if effective_n else (0.0, 0.0)
+    interval = f"{format_decimal(low * 100, format='0.0', locale=language)}–{percent(high, language)}"
+    return f"{_cell(count, language, min_cell)} · {percent(share, language)} [{interval}]"
+
+
+def weighting_lines(labels: Labels, weighting: Weighting | None) -> list[str]:
+    """What the percentages are (weighted or not) and what the sample is, in italics (HTML)."""
+    _, lang = labels._, labels.language
+    if weighting is None:
+        parts = [_("Unweighted percentages of the people who answered.")]
+    else:
+        parts = [
+            _(
+                "Percentages weighted to Kazakhstan's adults by age × sex and settlement "
+                "(Bureau of National Statistics); n counts people, unweighted. "
+                "Design effect {deff}, effective n {n_eff}. Unweighted: add “raw” to the command, "
+                "e.g. /stats raw.",
+                deff=_decimal(weighting.design_effect, lang, "0.00"),
+                n_eff=number(round(weighting.effective_n), lang),
+            )
+        ]
+    parts.append(_(SAMPLE_NOTE))
+    return [f"<i>{escape(' '.join(parts))}</i>"]
+
+
+def stats_lines(
+    labels: Labels,
+    figures: Overview,
+    min_cell: int,
+    weighting: Weighting | None = None,
+    weighted: Mapping[str, Mapping[Value, float]] | None = None,
+) -> list[str]:
+    """The /stats report, one line per list entry (HTML); shares weighted when `weighting` is given."""
     _, lang = labels._, labels.language
     rate = figures.completed / figures.eligible if figures.eligible else 0.0
     title = _("Survey statistics")
@@ -134,10 +188,15 @@ def stats_lines(labels: Labels, figures: Overview, min_cell: int) -> list[str]:
         ),
         escape(_("Median completion time: {time}", time=_duration(labels, figures.median_seconds))),
     ]
+    deff = weighting.design_effect if weighting else 1.0
     for name, counts in figures.distributions.items():
-        lines += _distribution(labels, name, counts, min_cell)
-    lines += ["", _legend(labels, min_cell, intervals=True)]
-    return lines
+        shares = weighted[name] if weighting and weighted else None
+        lines += _distribution(labels, name, counts, min_cell, shares, deff)
+    lines += ["", _legend(labels, min_cell, intervals=weighting is None)]
+    if weighting is not None:
+        brackets = _("Brackets: model-based 95% interval (Wilson) from the effective n.")
+        lines.append(f"<i>{escape(brackets)}</i>")
+    return [*lines, *weighting_lines(labels, weighting)]
 
 
 def _legend(labels: Labels, min_cell: int, intervals: bool) -> str:
@@ -149,7 +208,9 @@ def _legend(labels: Labels, min_cell: int, intervals: bool) -> str:
     return f"<i>{escape(' '.join(parts))}</i>"
 
 
-def crosstab_lines(labels: Labels, table: Crosstab, min_cell: int) -> list[str]:
+def crosstab_lines(
+    labels: Labels, table: Crosstab, min_cell: int, weighting: Weighting | None = None
+) -> list[str]:
     """/crosstab OUTCOME BY: a phone-width <pre> table of shares within each group, then the test (HTML).
 
     Each table block is one entry of the list, so split_message never cuts a <pre> in two.
@@ -166,7 +227,7 @@ def crosstab_lines(labels: Labels, table: Crosstab, min_cell: int) -> list[str]:
         for code in table.outcomes
     ]
     lines += ["", *association_lines(labels, table), "", _legend(labels, min_cell, intervals=False)]
-    return lines
+    return [*lines, *weighting_lines(labels, weighting)]
 
 
 def _fit(text: str, width: int) -> str:

@@ -56,10 +56,10 @@ def _decimal(value: float, pattern: str) -> str:
 async def test_crosstab_gives_shares_within_each_group_n_and_scipys_test(
     harness: BotHarness, engine: AsyncEngine
 ) -> None:
-    """/crosstab stance age: each age group's row adds up to 100%, with its n; the test equals scipy's."""
+    """/crosstab stance age raw: each age group's row adds up to 100%, with its n; the test equals scipy's."""
     await seed(engine, _people())
     researcher = harness.user(user_id=RESEARCHER_ID, language_code="ru")
-    await researcher.send("/crosstab stance age")
+    await researcher.send("/crosstab stance age raw")
     _ = harness.services.i18n.translator("ru")
     text = "\n".join(researcher.texts)
     assert f"{_('{outcome} by {by}', outcome=_('View of the war'), by=_('Age group'))} (n = 104)" in text

@@ -63,11 +63,11 @@ def _researcher(harness: BotHarness, language: str = "ru") -> User:
 async def test_stats_reports_exact_counts_rates_and_intervals(
     harness: BotHarness, engine: AsyncEngine
 ) -> None:
-    """/stats on the known dataset: statuses, rates, today/7 days, median, shares and Wilson bounds."""
+    """/stats raw on the known dataset: statuses, rates, today/7 days, median, shares and Wilson bounds."""
     await seed(engine)
     researcher = _researcher(harness)
     _ = harness.services.i18n.translator("ru")
-    await researcher.send("/stats")
+    await researcher.send("/stats raw")
     text = "\n".join(researcher.texts)
     expected = [
         _("Started: {count}", count="23"),
@@ -90,6 +90,7 @@ async def test_stats_reports_exact_counts_rates_and_intervals(
         f"• {_('Kazakh')}: 8* · 40,0% [21,9–61,3%]",
         f"• {_('Russian')}: 12 · 60,0% [38,7–78,1%]",
         _("{mark} fewer than {min_cell} respondents.", mark="*", min_cell=10),
+        _("Unweighted percentages of the people who answered."),
     ]
     for line in expected:
         assert line in text, line
@@ -102,7 +103,7 @@ async def test_crosstab_stance_by_main_source_shows_no_answer(
     await seed(engine)
     researcher = _researcher(harness)
     _ = harness.services.i18n.translator("ru")
-    await researcher.send("/crosstab stance main_source")
+    await researcher.send("/crosstab stance main_source raw")
     text = researcher.last.plain_text
     assert f"{_('{outcome} by {by}', outcome=_('View of the war'), by=_('Main source'))} (n = 20)" in text
     lines = text.split("\n")

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from babel.numbers import format_decimal
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from db.engine import session_factory
+from research.report import SAMPLE_NOTE
 from research.weights import TargetsError, kish, load_targets, rake, weighted_counts, weighting
+from survey.analysis import age_band, wilson_interval
 from survey.model import load_questionnaire
+from tests.conftest import RESEARCHER_ID
 from tests.dataset import Person, seed
+from tests.harness import BotHarness
 
 QUESTIONNAIRE = load_questionnaire()
 
@@ -150,6 +156,77 @@ async def test_weighted_margins_reproduce_the_targets(engine: AsyncEngine) -> No
 
 
 def _band(age: int) -> str:
-    from survey.analysis import age_band
-
     return str(age_band(age))
+
+
+def _stance(age: int) -> str:
+    return "russia" if age >= 55 else "ukraine" if age < 30 else "peace"
+
+
+async def test_stats_show_weighted_shares_with_model_based_intervals(
+    harness: BotHarness, engine: AsyncEngine
+) -> None:
+    """/stats weights by default (shares as raking gives them, interval at the effective n); raw does not."""
+    people = [replace(p, stance=_stance(p.age or 0)) for p in _skewed_sample()]
+    await seed(engine, people)
+    targets = load_targets(QUESTIONNAIRE)
+    cells: dict[tuple[str | None, ...], int] = {}
+    for p in people:
+        key = targets.categories({"age_band": _band(p.age or 0), "gender": p.gender, "city": p.city})
+        cells[key] = cells.get(key, 0) + 1
+    weights = rake(cells, [d.shares for d in targets.dimensions], cap=5)
+    per_person = [
+        (weights[targets.categories({"age_band": _band(p.age or 0), "gender": p.gender, "city": p.city})], p)
+        for p in people
+    ]
+    deff, n_eff = kish((w, 1) for w, _p in per_person)
+    russia = sum(w for w, p in per_person if p.stance == "russia") / sum(w for w, _p in per_person)
+    count = sum(p.stance == "russia" for p in people)
+
+    researcher = harness.user(user_id=RESEARCHER_ID, language_code="ru")
+    await researcher.send("/stats")
+    text = "\n".join(researcher.texts)
+    _ = harness.services.i18n.translator("ru")
+    low, high = wilson_interval(russia * (len(people) / deff), len(people) / deff)
+    share = format_decimal(russia * 100, format="0.0", locale="ru")
+    interval = f"{format_decimal(low * 100, format='0.0', locale='ru')}–{format_decimal(high * 100, format='0.0', locale='ru')}%"
+    label = _("Russia is right, it is protecting its security")
+    assert f"• {label}: {count} · {share}% [{interval}]" in text
+    assert russia > 1.5 * count / len(people)  # the 55+ are few in the sample, a quarter of adults
+    assert (
+        _(
+            "Percentages weighted to Kazakhstan's adults by age × sex and settlement "
+            "(Bureau of National Statistics); n counts people, unweighted. "
+            "Design effect {deff}, effective n {n_eff}. Unweighted: add “raw” to the command, "
+            "e.g. /stats raw.",
+            deff=format_decimal(deff, format="0.00", locale="ru"),
+            n_eff=str(round(n_eff)),
+        )
+        in text
+    )
+    assert _("Brackets: model-based 95% interval (Wilson) from the effective n.") in text
+    assert _(SAMPLE_NOTE) in text
+
+    await researcher.send("/stats raw")
+    raw = researcher.last.plain_text
+    unweighted = format_decimal(count / len(people) * 100, format="0.0", locale="ru")
+    assert f"• {label}: {count} · {unweighted}% [" in raw
+    assert _("Unweighted percentages of the people who answered.") in raw and _(SAMPLE_NOTE) in raw
+
+
+async def test_crosstab_total_row_is_weighted_and_says_so(harness: BotHarness, engine: AsyncEngine) -> None:
+    """/crosstab stance age: within an age group weights are near equal, the total row is weighted."""
+    people = [replace(p, stance=_stance(p.age or 0)) for p in _skewed_sample()]
+    await seed(engine, people)
+    researcher = harness.user(user_id=RESEARCHER_ID, language_code="kk")
+    await researcher.send("/crosstab stance age")
+    weighted = researcher.last.plain_text
+    await researcher.send("/crosstab stance age raw")
+    raw = researcher.last.plain_text
+    _ = harness.services.i18n.translator("kk")
+    total = next(line for line in weighted.split("\n") if line.startswith(_("Total")))
+    raw_total = next(line for line in raw.split("\n") if line.startswith(_("Total")))
+    assert total.split()[-1] == raw_total.split()[-1] == str(len(people))  # n stays people
+    assert int(total.split()[1].rstrip("*")) > int(raw_total.split()[1].rstrip("*"))  # more "Russia is right"
+    assert _(SAMPLE_NOTE) in weighted and _(SAMPLE_NOTE) in raw
+    assert _("Unweighted percentages of the people who answered.") in raw
