@@ -66,7 +66,8 @@ def _writer(services: Services) -> DigestWriter:
 
 
 async def _figures(services: Services, now: datetime) -> Figures:
-    return await gather(services.sessions, services.questionnaire, services.settings.min_cell, now)
+    weights = (services.targets, services.settings.weight_cap) if services.targets else None
+    return await gather(services.sessions, services.questionnaire, services.settings.min_cell, now, weights)
 
 
 # ---- posting ------------------------------------------------------------------------------------

@@ -5,8 +5,8 @@ Telegram-free: bot/digest.py schedules, claims and posts what DigestWriter write
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Sequence
-from dataclasses import dataclass
+from collections.abc import Hashable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from html import escape
 from io import BytesIO
@@ -20,11 +20,14 @@ from core.config import Settings
 from core.i18n import N_, I18n, Translator
 from db import digests, stats
 from research.disclosure import TOTAL, SafeTable, protect_together, round_shares
+from research.weights import Targets, weighted_counts, weighting
 from survey.analysis import AGE_BANDS
 from survey.flow import label_of
 from survey.model import SKIP, Questionnaire
 
 NOT_STATED = "not_stated"
+AGE_BAND_CODES = [code for code, _low, _high in AGE_BANDS]
+Number = int | float
 STANCES = ("russia", "ukraine", "peace", "unsure", SKIP)
 SHOWN_STANCES = ("ukraine", "russia", "peace")
 STANCE_WORDS = {
@@ -34,6 +37,10 @@ STANCE_WORDS = {
 }
 CHART_TITLE = N_("Views of the war by age (n = {n})")
 TITLE = N_("Survey on views of the war in Ukraine: results as of {date}")
+WEIGHTED_FOOTNOTE = N_(
+    "Shares are weighted to Kazakhstan's adults by age, sex and settlement; the people counted "
+    "chose to answer in Telegram."
+)
 MAX_MESSAGE_CHARS = 4096
 """Telegram's limit on one message's text."""
 
@@ -46,17 +53,32 @@ class Figures:
     new: int | None
     unchanged: bool
     tables: dict[str, SafeTable]
+    weighted: dict[str, dict[Hashable, dict[Hashable, float]]] = field(default_factory=dict)
+    """The same rows weighted (research.weights); empty: shares are unweighted."""
 
     @property
     def total(self) -> int | None:
         return next(iter(self.tables.values())).count(TOTAL, TOTAL)
 
+    def shares(self, variable: str, row: Hashable) -> dict[Hashable, float | None]:
+        """A row's share of each stance (weighted when weights are known), None where hidden."""
+        table = self.tables[variable]
+        if not self.weighted:
+            return {column: table.share(row, column) for column in STANCES}
+        rows = self.weighted[variable]
+        masses = {
+            c: sum(rows[r].get(c, 0.0) for r in rows) if row == TOTAL else rows[row].get(c, 0.0)
+            for c in STANCES
+        }
+        whole = sum(masses.values())
+        return {c: None if table.share(row, c) is None or not whole else masses[c] / whole for c in STANCES}
+
 
 def _rows(
-    counts: dict[tuple[str | None, ...], int], groups: Sequence[str]
-) -> dict[Hashable, dict[Hashable, int]]:
+    counts: Mapping[tuple[str | None, ...], Number], groups: Sequence[str]
+) -> dict[Hashable, dict[Hashable, Number]]:
     """Stance counts per group; answers outside `groups` (skipped, unanswered) form one row."""
-    rows: dict[Hashable, dict[Hashable, int]] = {code: {} for code in groups}
+    rows: dict[Hashable, dict[Hashable, Number]] = {code: {} for code in groups}
     rows[NOT_STATED] = {}
     for (group, stance), n in counts.items():
         row = rows[group if group in rows else NOT_STATED]
@@ -66,13 +88,17 @@ def _rows(
 
 
 async def gather(
-    sessions: async_sessionmaker[AsyncSession], questionnaire: Questionnaire, min_cell: int, now: datetime
+    sessions: async_sessionmaker[AsyncSession],
+    questionnaire: Questionnaire,
+    min_cell: int,
+    now: datetime,
+    weights: tuple[Targets, float] | None = None,
 ) -> Figures:
-    """Count, by the database, what the digest shows, and protect it.
+    """Count, by the database, what the digest shows, and protect it; shares weighted with `weights`.
 
     Figures move on only when at least MIN_CELL people completed since the last digest;
     otherwise the previous digest's cut-off is kept, so that comparing two digests never
-    isolates a small group.
+    isolates a small group. Disclosure control uses the unweighted counts.
     """
     k = min_cell
     async with sessions.begin() as session:
@@ -84,12 +110,22 @@ async def gather(
         scope = stats.Scope(until=until)
         by_age = await stats.counts(session, ["age_band", "stance"], scope)
         by_source = await stats.counts(session, ["main_source", "stance"], scope)
-    bands = [code for code, _low, _high in AGE_BANDS]
-    sources = questionnaire["sources"].codes_without_skip
+        weighted: dict[str, dict[Hashable, dict[Hashable, float]]] = {}
+        if weights is not None and by_age:
+            found = await weighting(session, *weights, scope)
+            for variable, groups in (("age_band", AGE_BAND_CODES), ("main_source", _sources(questionnaire))):
+                cells = await weighted_counts(session, found, [variable, "stance"], scope)
+                weighted[variable] = _rows(cells, groups)
     tables = protect_together(
-        {"age_band": _rows(by_age, bands), "main_source": _rows(by_source, sources)}, STANCES, k
+        {"age_band": _rows(by_age, AGE_BAND_CODES), "main_source": _rows(by_source, _sources(questionnaire))},
+        STANCES,
+        k,
     )
-    return Figures(until, None if unchanged else new, unchanged, tables)
+    return Figures(until, None if unchanged else new, unchanged, tables, weighted)
+
+
+def _sources(questionnaire: Questionnaire) -> list[str]:
+    return list(questionnaire["sources"].codes_without_skip)
 
 
 def _group_label(_: Translator, questionnaire: Questionnaire, variable: str, code: Hashable) -> str:
@@ -100,9 +136,9 @@ def _group_label(_: Translator, questionnaire: Questionnaire, variable: str, cod
     return _(label_of(questionnaire["sources"], questionnaire, str(code)))
 
 
-def _row_sentence(_: Translator, table: SafeTable, row: Hashable) -> str:
+def _row_sentence(_: Translator, figures: Figures, variable: str, row: Hashable) -> str:
     """The group's shares of the main views; a group showing nothing but zeros says too few."""
-    shares = round_shares({column: table.share(row, column) for column in STANCES})
+    shares = round_shares(figures.shares(variable, row))
     shown = {c: shares[c] for c in SHOWN_STANCES if shares.get(c) is not None}
     if not any(shown.values()):
         return _("too few answers to show")
@@ -137,8 +173,8 @@ def compose_language(_: Translator, writer: DigestWriter, figures: Figures, link
             "Fewer than {k} people have taken part since the last digest, so the figures are unchanged.", k=k
         )
         lines.append(escape(unchanged))
-    overall = next(iter(figures.tables.values()))
-    lines += ["", escape(_("Views of the war: {parts}.", parts=_row_sentence(_, overall, TOTAL)))]
+    overall = _row_sentence(_, figures, "age_band", TOTAL)
+    lines += ["", escape(_("Views of the war: {parts}.", parts=overall))]
     for variable, heading in (("age_band", N_("By age:")), ("main_source", N_("By main news source:"))):
         table = figures.tables[variable]
         lines += ["", _bold(_(heading))]
@@ -146,13 +182,16 @@ def compose_language(_: Translator, writer: DigestWriter, figures: Figures, link
             if table.count(row, TOTAL) == 0:
                 continue
             label = _group_label(_, writer.questionnaire, variable, row)
-            lines.append(escape(f"• {label}: {_row_sentence(_, table, row)}"))
+            lines.append(escape(f"• {label}: {_row_sentence(_, figures, variable, row)}"))
     footnote = _(
         "Shares are rounded. Groups of fewer than {k} people are not shown, "
         "so that nobody can be singled out.",
         k=k,
     )
-    lines += ["", escape(footnote), escape(invitation)]
+    lines += ["", escape(footnote)]
+    if figures.weighted:
+        lines.append(escape(_(WEIGHTED_FOOTNOTE)))
+    lines.append(escape(invitation))
     return "\n".join(lines)
 
 
@@ -190,7 +229,7 @@ class DigestWriter:
         axes = figure.subplots()
         left = [0.0] * len(rows)
         for column, color in zip(SHOWN_STANCES, ("#1f77b4", "#d62728", "#7f7f7f"), strict=True):
-            values = [(round_shares({c: table.share(r, c) for c in STANCES}).get(column) or 0) for r in rows]
+            values = [(round_shares(figures.shares("age_band", r)).get(column) or 0) for r in rows]
             axes.barh(labels, values, left=left, color=color, label=_(STANCE_WORDS[column]))
             left = [a + b for a, b in zip(left, values, strict=True)]
         axes.set_xlim(0, 100)
