@@ -72,13 +72,16 @@ async def export_dataset(settings: Settings, file_format: str, out: Path, langua
     from db.engine import create_engine, session_factory
     from research.export import WRITERS, collect, write_codebook
     from research.labels import Labels
+    from research.weights import load_targets
     from survey.model import load_questionnaire
 
     await prepare_database(settings)
     engine = create_engine(settings.database_url)
     try:
-        labels = Labels(I18n.load().translator(language), load_questionnaire())
-        table = await collect(session_factory(engine), labels)
+        questionnaire = load_questionnaire()
+        labels = Labels(I18n.load().translator(language), questionnaire)
+        weights = (load_targets(questionnaire), settings.weight_cap)
+        table = await collect(session_factory(engine), labels, weights)
     finally:
         await engine.dispose()
     codebook = out.with_name(f"{out.stem}-codebook.csv")

@@ -195,7 +195,8 @@ async def export_files(update: Update, context: Context) -> None:
         labels = await _labels(services, session, update.effective_user)
     _ = labels._
     await message.reply_text(_("Preparing the export…"))
-    table = await export.collect(services.sessions, labels)
+    weights = (services.targets, services.settings.weight_cap) if services.targets else None
+    table = await export.collect(services.sessions, labels, weights)
     day = services.clock().astimezone(ZoneInfo(services.settings.timezone)).date().isoformat()
     with tempfile.TemporaryDirectory(prefix="export-") as folder:
         paths = await asyncio.to_thread(write_all, table, Path(folder), f"survey-{day}")

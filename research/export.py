@@ -14,13 +14,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from babel.numbers import format_decimal
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.i18n import N_
 from db.export import ResponseRecord, response_records
+from db.models import ResponseStatus
 from research.labels import Labels
 from research.report import STATUS_NAMES
-from survey.analysis import analysis_value
+from research.weights import Targets, Weighting
+from research.weights import weighting as raking
+from survey.analysis import ANSWER_COLUMNS, analysis_value
 from survey.flow import label_of
 from survey.model import Kind
 
@@ -31,6 +35,14 @@ DATA_SHEET = "data"
 CODEBOOK_SHEET = "codebook"
 CODEBOOK_HEADER = ("variable", "label", "type", "question", "value", "value_label")
 CHOSEN_LABELS = {0: N_("Not chosen"), 1: N_("Chosen")}
+WEIGHT = "weight"
+WEIGHT_EXPLAINED = N_(
+    "Raking weight of a completed response: age band × sex and settlement (Almaty, Astana and "
+    "Shymkent; other towns; rural) matched to Kazakhstan's adults (Bureau of National Statistics, "
+    "research/targets.yaml), trimmed at {cap} times the mean, mean 1 over completed responses. Someone "
+    "who skipped age, gender or place, or lives abroad, is left out of that margin's adjustment. "
+    "Empty for responses not completed."
+)
 
 
 @dataclass(frozen=True)
@@ -144,13 +156,47 @@ def record_values(record: ResponseRecord, labels: Labels) -> dict[str, Any]:
     return row
 
 
-async def collect(sessions: async_sessionmaker[AsyncSession], labels: Labels) -> Table:
-    """Read every response from the database into a Table."""
+def weight_variable(labels: Labels, cap: float) -> Variable:
+    """The `weight` column and what the codebook says of it."""
+    _ = labels._
+    return Variable(
+        WEIGHT,
+        _("Weight (raking to population margins)"),
+        numeric=True,
+        question=_(WEIGHT_EXPLAINED, cap=format_decimal(cap, locale=labels.language)),
+    )
+
+
+def record_weight(record: ResponseRecord, weighting: Weighting) -> float | None:
+    """A completed response's weight, from its answers to the weighting questions; None otherwise."""
+    if record.status is not ResponseStatus.COMPLETE:
+        return None
+    columns = {column: question for question, column in ANSWER_COLUMNS.items()}
+    values = []
+    for name in weighting.targets.variables:
+        answer = record.answers.get(columns[name])
+        values.append(analysis_value(columns[name], answer) if answer else None)
+    return weighting.weight(tuple(values))
+
+
+async def collect(
+    sessions: async_sessionmaker[AsyncSession],
+    labels: Labels,
+    weights: tuple[Targets, float] | None = None,
+) -> Table:
+    """Read every response from the database into a Table, with a `weight` column given targets and cap."""
     found = variables(labels)
+    weighting = None
+    if weights is not None:
+        async with sessions.begin() as session:
+            weighting = await raking(session, *weights)
+        found.append(weight_variable(labels, weights[1]))
     columns: dict[str, list[Any]] = {variable.name: [] for variable in found}
     async for chunk in response_records(sessions):
         for record in chunk:
             row = record_values(record, labels)
+            if weighting is not None:
+                row[WEIGHT] = record_weight(record, weighting)
             for name, values in columns.items():
                 values.append(row.get(name))
     return Table(found, columns)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
@@ -11,8 +13,10 @@ from babel.numbers import format_decimal
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from db.engine import session_factory
+from db.models import ResponseStatus
 from research.digest import gather
 from research.disclosure import TOTAL
+from research.export import CSV_ENCODING, WEIGHT_EXPLAINED
 from research.report import SAMPLE_NOTE
 from research.weights import TargetsError, kish, load_targets, rake, weighted_counts, weighting
 from survey.analysis import age_band, wilson_interval
@@ -254,3 +258,31 @@ async def test_digest_shares_are_weighted_and_its_protection_uses_people(engine:
         sum(p.stance == "russia" for p in people) / len(people)
     )
     assert expected > 1.5 * plain.shares("age_band", TOTAL)["russia"]
+
+
+async def test_export_has_a_weight_column_the_codebook_explains(
+    harness: BotHarness, engine: AsyncEngine
+) -> None:
+    """/export: each completed row's weight is its raking weight (mean 1); other rows have none."""
+    people = [*_skewed_sample(), Person(age=44, status=ResponseStatus.CANCELLED)]
+    await seed(engine, people)
+    async with session_factory(engine).begin() as session:
+        found = await weighting(session, load_targets(QUESTIONNAIRE), cap=5)
+    researcher = harness.user(user_id=RESEARCHER_ID, language_code="ru")
+    await researcher.send("/export")
+    data, *_files, codebook = [m.file for m in researcher.messages if m.media == "document"]
+    assert data is not None and codebook is not None
+    rows = list(csv.DictReader(io.StringIO(data.decode(CSV_ENCODING))))
+    completed = [row for row in rows if row["status"] == "complete"]
+    assert len(completed) == len(people) - 1
+    for row in completed:
+        key = (row["age_band"], row["gender"], row["city"])
+        assert float(row["weight"]) == pytest.approx(found.weight(key))
+    assert sum(float(row["weight"]) for row in completed) / len(completed) == pytest.approx(1.0)
+    assert [row["weight"] for row in rows if row["status"] != "complete"] == [""]
+    _ = harness.services.i18n.translator("ru")
+    explained = next(
+        line for line in csv.reader(io.StringIO(codebook.decode(CSV_ENCODING))) if line[0] == "weight"
+    )
+    assert explained[1] == _("Weight (raking to population margins)")
+    assert explained[3] == _(WEIGHT_EXPLAINED, cap="5")
