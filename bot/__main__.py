@@ -72,7 +72,7 @@ async def export_dataset(settings: Settings, file_format: str, out: Path, langua
     from db.engine import create_engine, session_factory
     from research.export import WRITERS, collect, write_codebook
     from research.labels import Labels
-    from research.weights import load_targets
+    from research.weights import Plan, load_targets
     from survey.model import load_questionnaire
 
     await prepare_database(settings)
@@ -80,8 +80,8 @@ async def export_dataset(settings: Settings, file_format: str, out: Path, langua
     try:
         questionnaire = load_questionnaire()
         labels = Labels(I18n.load().translator(language), questionnaire)
-        weights = (load_targets(questionnaire), settings.weight_cap)
-        table = await collect(session_factory(engine), labels, weights)
+        plan = Plan.from_settings(load_targets(questionnaire), settings)
+        table = await collect(session_factory(engine), labels, plan, settings.speeder_fraction)
     finally:
         await engine.dispose()
     codebook = out.with_name(f"{out.stem}-codebook.csv")

@@ -21,6 +21,7 @@ from conversation.services import Services
 from db import digests
 from db.models import DigestStatus
 from research.digest import DigestWriter, Figures, gather
+from research.weights import Plan
 
 log = logging.getLogger(__name__)
 
@@ -66,8 +67,8 @@ def _writer(services: Services) -> DigestWriter:
 
 
 async def _figures(services: Services, now: datetime) -> Figures:
-    weights = (services.targets, services.settings.weight_cap) if services.targets else None
-    return await gather(services.sessions, services.questionnaire, services.settings.min_cell, now, weights)
+    plan = Plan.from_settings(services.targets, services.settings) if services.targets else None
+    return await gather(services.sessions, services.questionnaire, services.settings.min_cell, now, plan)
 
 
 # ---- posting ------------------------------------------------------------------------------------

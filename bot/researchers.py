@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -23,7 +24,7 @@ from conversation.services import Services
 from core.i18n import LANGUAGE_NAMES, LANGUAGES
 from db import repo
 from db import stats as db_stats
-from research import charts, export, report, tables, weights
+from research import charts, export, quality, report, tables, weights
 from research.labels import Labels
 from research.tables import Crosstab
 from survey.analysis import STATS_CUBE, VARIABLES, UnknownVariableError, variable
@@ -58,7 +59,23 @@ async def _weighting(services: Services, session: AsyncSession, raw: bool) -> we
     """The weights of completed responses, unless unweighted figures are asked for."""
     if raw or services.targets is None:
         return None
-    return await weights.weighting(session, services.targets, services.settings.weight_cap)
+    return await weights.weighting(session, weights.Plan.from_settings(services.targets, services.settings))
+
+
+async def _cells(
+    services: Services, session: AsyncSession, names: list[str], raw: bool
+) -> tuple[
+    dict[tuple[db_stats.Value, ...], int], weights.Weighting | None, dict[tuple[db_stats.Value, ...], float]
+]:
+    """People per combination of `names` and, unless raw, the weights and the weighted cells.
+
+    Weighted figures stand on the responses the weighting covers (speeders left out), their n too.
+    """
+    weighting = await _weighting(services, session, raw)
+    scope = weighting.scope if weighting else db_stats.COMPLETED
+    cells = await db_stats.counts(session, names, scope)
+    weighted = await weights.weighted_counts(session, weighting, names) if weighting else {}
+    return cells, weighting, weighted
 
 
 async def _reply_lines(update: Update, lines: list[str]) -> None:
@@ -113,6 +130,9 @@ async def stats(update: Update, context: Context) -> None:
         zone = ZoneInfo(services.settings.timezone)
         figures = await db_stats.overview(session, services.clock(), zone, STATS_CUBE)
         weighting = await _weighting(services, session, raw)
+        if weighting is not None:  # the people the weighted shares stand on (speeders left out)
+            counted = await db_stats.margins(session, STATS_CUBE, weighting.scope)
+            figures = replace(figures, distributions=counted)
         weighted = {
             name: {
                 key[0]: w for key, w in (await weights.weighted_counts(session, weighting, [name])).items()
@@ -120,7 +140,8 @@ async def stats(update: Update, context: Context) -> None:
             for name in STATS_CUBE
             if weighting is not None
         }
-    lines = report.stats_lines(labels, figures, services.settings.min_cell, weighting, weighted)
+        fast = await quality.speeders(session, services.settings.speeder_fraction)
+    lines = report.stats_lines(labels, figures, services.settings.min_cell, weighting, weighted, fast)
     await _reply_lines(update, lines)
 
 
@@ -134,10 +155,8 @@ async def _crosstab(
     async with services.sessions.begin() as session:
         labels = await _labels(services, session, update.effective_user)
         names = _variables(args, allowed=(2,))
-        cells = await db_stats.counts(session, names[::-1]) if names else {}
-        weighting = await _weighting(services, session, raw) if cells else None
-        weighted = (
-            await weights.weighted_counts(session, weighting, names[::-1]) if weighting and names else None
+        cells, weighting, weighted = (
+            await _cells(services, session, names[::-1], raw) if names else ({}, None, {})
         )
     if not await _table_ready(update, labels, names, cells, command):
         return None
@@ -171,10 +190,8 @@ async def chart(update: Update, context: Context) -> None:
         async with services.sessions.begin() as session:
             labels = await _labels(services, session, update.effective_user)
             names = _variables(args, allowed=(1,))
-            cells = await db_stats.counts(session, names) if names else {}
-            weighting = await _weighting(services, session, raw) if cells else None
-            weighted = (
-                await weights.weighted_counts(session, weighting, names) if weighting and names else None
+            cells, weighting, weighted = (
+                await _cells(services, session, names, raw) if names else ({}, None, {})
             )
         if not await _table_ready(update, labels, names, cells, "chart"):
             return
@@ -195,8 +212,9 @@ async def export_files(update: Update, context: Context) -> None:
         labels = await _labels(services, session, update.effective_user)
     _ = labels._
     await message.reply_text(_("Preparing the export…"))
-    weights = (services.targets, services.settings.weight_cap) if services.targets else None
-    table = await export.collect(services.sessions, labels, weights)
+    settings = services.settings
+    plan = weights.Plan.from_settings(services.targets, settings) if services.targets else None
+    table = await export.collect(services.sessions, labels, plan, settings.speeder_fraction)
     day = services.clock().astimezone(ZoneInfo(services.settings.timezone)).date().isoformat()
     with tempfile.TemporaryDirectory(prefix="export-") as folder:
         paths = await asyncio.to_thread(write_all, table, Path(folder), f"survey-{day}")

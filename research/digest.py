@@ -20,7 +20,7 @@ from core.config import Settings
 from core.i18n import N_, I18n, Translator
 from db import digests, stats
 from research.disclosure import TOTAL, SafeTable, protect_together, round_shares
-from research.weights import Targets, weighted_counts, weighting
+from research.weights import Plan, weighted_counts, weighting
 from survey.analysis import AGE_BANDS
 from survey.flow import label_of
 from survey.model import SKIP, Questionnaire
@@ -92,9 +92,9 @@ async def gather(
     questionnaire: Questionnaire,
     min_cell: int,
     now: datetime,
-    weights: tuple[Targets, float] | None = None,
+    plan: Plan | None = None,
 ) -> Figures:
-    """Count, by the database, what the digest shows, and protect it; shares weighted with `weights`.
+    """Count, by the database, what the digest shows, and protect it; shares weighted as `plan` says.
 
     Figures move on only when at least MIN_CELL people completed since the last digest;
     otherwise the previous digest's cut-off is kept, so that comparing two digests never
@@ -111,10 +111,10 @@ async def gather(
         by_age = await stats.counts(session, ["age_band", "stance"], scope)
         by_source = await stats.counts(session, ["main_source", "stance"], scope)
         weighted: dict[str, dict[Hashable, dict[Hashable, float]]] = {}
-        if weights is not None and by_age:
-            found = await weighting(session, *weights, scope)
+        if plan is not None and by_age:
+            found = await weighting(session, plan, scope)
             for variable, groups in (("age_band", AGE_BAND_CODES), ("main_source", _sources(questionnaire))):
-                cells = await weighted_counts(session, found, [variable, "stance"], scope)
+                cells = await weighted_counts(session, found, [variable, "stance"])
                 weighted[variable] = _rows(cells, groups)
     tables = protect_together(
         {"age_band": _rows(by_age, AGE_BAND_CODES), "main_source": _rows(by_source, _sources(questionnaire))},

@@ -21,8 +21,9 @@ from core.i18n import N_
 from db.export import ResponseRecord, response_records
 from db.models import ResponseStatus
 from research.labels import Labels
+from research.quality import speeders
 from research.report import STATUS_NAMES
-from research.weights import Targets, Weighting
+from research.weights import Plan, Weighting
 from research.weights import weighting as raking
 from survey.analysis import ANSWER_COLUMNS, analysis_value
 from survey.flow import label_of
@@ -36,6 +37,11 @@ CODEBOOK_SHEET = "codebook"
 CODEBOOK_HEADER = ("variable", "label", "type", "question", "value", "value_label")
 CHOSEN_LABELS = {0: N_("Not chosen"), 1: N_("Chosen")}
 WEIGHT = "weight"
+SPEEDER = "speeder"
+SPEEDER_EXPLAINED = N_(
+    "1: completed in under {fraction} of the median time of completed responses (a speeder); "
+    "0: completed in more; empty for responses not completed."
+)
 WEIGHT_EXPLAINED = N_(
     "Raking weight of a completed response: age band × sex and settlement (Almaty, Astana and "
     "Shymkent; other towns; rural) matched to Kazakhstan's adults (Bureau of National Statistics, "
@@ -156,15 +162,13 @@ def record_values(record: ResponseRecord, labels: Labels) -> dict[str, Any]:
     return row
 
 
-def weight_variable(labels: Labels, cap: float) -> Variable:
+def weight_variable(labels: Labels, plan: Plan) -> Variable:
     """The `weight` column and what the codebook says of it."""
     _ = labels._
-    return Variable(
-        WEIGHT,
-        _("Weight (raking to population margins)"),
-        numeric=True,
-        question=_(WEIGHT_EXPLAINED, cap=format_decimal(cap, locale=labels.language)),
-    )
+    explained = _(WEIGHT_EXPLAINED, cap=format_decimal(plan.cap or 0, locale=labels.language))
+    if plan.speeder_fraction is not None:
+        explained += " " + _("Speeders are left out: their weight is empty.")
+    return Variable(WEIGHT, _("Weight (raking to population margins)"), numeric=True, question=explained)
 
 
 def record_weight(record: ResponseRecord, weighting: Weighting) -> float | None:
@@ -179,24 +183,46 @@ def record_weight(record: ResponseRecord, weighting: Weighting) -> float | None:
     return weighting.weight(tuple(values))
 
 
+def quality_variables(labels: Labels, fraction: float) -> list[Variable]:
+    """The quality flag columns and what the codebook says of them."""
+    _ = labels._
+    return [
+        Variable(
+            SPEEDER,
+            _("Speeder"),
+            numeric=True,
+            value_labels={0: _("No"), 1: _("Yes")},
+            question=_(
+                SPEEDER_EXPLAINED, fraction=format_decimal(fraction, format="0.###", locale=labels.language)
+            ),
+        )
+    ]
+
+
 async def collect(
     sessions: async_sessionmaker[AsyncSession],
     labels: Labels,
-    weights: tuple[Targets, float] | None = None,
+    plan: Plan | None = None,
+    speeder_fraction: float = 1 / 3,
 ) -> Table:
-    """Read every response from the database into a Table, with a `weight` column given targets and cap."""
-    found = variables(labels)
+    """Read every response into a Table, with quality flags and, given a plan, a `weight` column."""
+    found = variables(labels) + quality_variables(labels, speeder_fraction)
     weighting = None
-    if weights is not None:
-        async with sessions.begin() as session:
-            weighting = await raking(session, *weights)
-        found.append(weight_variable(labels, weights[1]))
+    async with sessions.begin() as session:
+        fast = await speeders(session, speeder_fraction)
+        if plan is not None:
+            weighting = await raking(session, plan)
+    if plan is not None:
+        found.append(weight_variable(labels, plan))
     columns: dict[str, list[Any]] = {variable.name: [] for variable in found}
     async for chunk in response_records(sessions):
         for record in chunk:
             row = record_values(record, labels)
+            complete = record.status is ResponseStatus.COMPLETE
+            row[SPEEDER] = fast.flag(record.duration_seconds) if complete else None
             if weighting is not None:
-                row[WEIGHT] = record_weight(record, weighting)
+                left_out = weighting.left_out is not None and row[SPEEDER] == 1
+                row[WEIGHT] = None if left_out else record_weight(record, weighting)
             for name, values in columns.items():
                 values.append(row.get(name))
     return Table(found, columns)

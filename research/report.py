@@ -12,6 +12,7 @@ from db.models import ResponseStatus
 from db.stats import Overview, Value
 from research.disclosure import round_shares
 from research.labels import Labels
+from research.quality import Speeders
 from research.tables import Crosstab
 from research.weights import Weighting
 from survey.analysis import Proportion, wilson_interval
@@ -139,6 +140,9 @@ def weighting_lines(labels: Labels, weighting: Weighting | None) -> list[str]:
                 n_eff=number(round(weighting.effective_n), lang),
             )
         ]
+        left_out = weighting.left_out
+        if left_out is not None and left_out.count:
+            parts.append(_("Speeders are left out: {count}.", count=number(left_out.count, lang)))
     parts.append(_(SAMPLE_NOTE))
     return [f"<i>{escape(' '.join(parts))}</i>"]
 
@@ -149,6 +153,7 @@ def stats_lines(
     min_cell: int,
     weighting: Weighting | None = None,
     weighted: Mapping[str, Mapping[Value, float]] | None = None,
+    fast: Speeders | None = None,
 ) -> list[str]:
     """The /stats report, one line per list entry (HTML); shares weighted when `weighting` is given."""
     _, lang = labels._, labels.language
@@ -188,6 +193,13 @@ def stats_lines(
         ),
         escape(_("Median completion time: {time}", time=_duration(labels, figures.median_seconds))),
     ]
+    if fast is not None and fast.seconds is not None:
+        speed = _(
+            "Speeders (completed in under {time}): {count}",
+            time=_duration(labels, fast.seconds),
+            count=number(fast.count, lang),
+        )
+        lines.append(escape(speed))
     deff = weighting.design_effect if weighting else 1.0
     for name, counts in figures.distributions.items():
         shares = weighted[name] if weighting and weighted else None

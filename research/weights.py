@@ -21,8 +21,10 @@ from typing import Any
 import yaml
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.config import Settings
 from db import stats
 from db.stats import COMPLETED, Scope, Value
+from research.quality import Speeders, speeders
 from survey.analysis import AGE_BANDS, VARIABLES
 from survey.model import Questionnaire
 
@@ -208,23 +210,47 @@ def kish(weighted: Iterable[tuple[float, float]]) -> tuple[float, float]:
 
 
 @dataclass(frozen=True)
+class Plan:
+    """How to weight: the targets, the trimming cap, and the share of the median time under which
+    a response is a speeder left out of weighted figures (None: speeders are kept)."""
+
+    targets: Targets
+    cap: float | None = 5.0
+    speeder_fraction: float | None = None
+
+    @classmethod
+    def from_settings(cls, targets: Targets, settings: Settings) -> Plan:
+        """The plan WEIGHT_CAP, SPEEDER_FRACTION and WEIGHT_SPEEDERS ask for."""
+        fraction = None if settings.weight_speeders else settings.speeder_fraction
+        return cls(targets, settings.weight_cap, fraction)
+
+
+@dataclass(frozen=True)
 class Weighting:
-    """Weights per combination of the weighting variables' values, with Kish's figures."""
+    """Weights per combination of the weighting variables' values, with Kish's figures.
+
+    `scope` is the responses weighted (speeders left out unless the plan keeps them).
+    """
 
     targets: Targets
     by_values: dict[Key, float]
     people: int
     design_effect: float
     effective_n: float
+    scope: Scope = COMPLETED
+    left_out: Speeders | None = None
 
     def weight(self, values: Key) -> float:
         return self.by_values.get(values, 1.0)
 
 
-async def weighting(
-    session: AsyncSession, targets: Targets, cap: float | None, scope: Scope = COMPLETED
-) -> Weighting:
-    """Rake the responses in scope to the targets, from one GROUP BY of the weighting variables."""
+async def weighting(session: AsyncSession, plan: Plan, scope: Scope = COMPLETED) -> Weighting:
+    """Rake the responses in scope (less speeders) to the targets, from one GROUP BY."""
+    targets, cap = plan.targets, plan.cap
+    left_out = None
+    if plan.speeder_fraction is not None:
+        left_out = await speeders(session, plan.speeder_fraction, scope)
+        scope = left_out.without(scope)
     variables = targets.variables
     counts = await stats.counts(session, variables, scope)
     by_categories: dict[Categories, float] = {}
@@ -235,15 +261,15 @@ async def weighting(
     weights = rake(by_categories, margins, cap) if by_categories else {}
     by_values = {key: weights[targets.categories(dict(zip(variables, key, strict=True)))] for key in counts}
     deff, n_eff = kish((by_values[key], n) for key, n in counts.items())
-    return Weighting(targets, by_values, sum(counts.values()), deff, n_eff)
+    return Weighting(targets, by_values, sum(counts.values()), deff, n_eff, scope, left_out)
 
 
 async def weighted_counts(
-    session: AsyncSession, weighting: Weighting, variables: Sequence[str], scope: Scope = COMPLETED
+    session: AsyncSession, weighting: Weighting, variables: Sequence[str]
 ) -> dict[Key, float]:
-    """Weighted people by the combination of `variables` (keys in the order given)."""
+    """Weighted people of the weighting's scope by the combination of `variables` (keys as given)."""
     extra = [v for v in weighting.targets.variables if v not in variables]
-    counts = await stats.counts(session, [*variables, *extra], scope)
+    counts = await stats.counts(session, [*variables, *extra], weighting.scope)
     width = len(variables)
     result: dict[Key, float] = {}
     for key, n in counts.items():
