@@ -18,7 +18,7 @@ from core.logs import configure_logging
 from survey.model import QuestionnaireError
 
 log = logging.getLogger("bot")
-EXPORT_FORMATS = ("csv", "xlsx", "sav")
+EXPORT_FORMATS = ("csv", "xlsx", "sav", "dta")
 WEBHOOK_LISTEN = "0.0.0.0"
 
 

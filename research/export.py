@@ -27,14 +27,20 @@ from research.weights import Plan, Weighting
 from research.weights import weighting as raking
 from survey.analysis import ANSWER_COLUMNS, analysis_value
 from survey.flow import label_of
-from survey.model import Kind
+from survey.model import SKIP, Kind
 
 CSV_ENCODING = "utf-8-sig"
 """UTF-8 with a byte-order mark, so that spreadsheet programs read Cyrillic correctly."""
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 DATA_SHEET = "data"
 CODEBOOK_SHEET = "codebook"
-CODEBOOK_HEADER = ("variable", "label", "type", "question", "value", "value_label")
+CODEBOOK_HEADER = ("variable", "label", "type", "question", "value", "value_label", "sav_dta_code")
+REFUSED = 99
+"""The number of "Prefer not to answer" in .sav (declared user-missing)."""
+STATA_REFUSED = "a"
+"""Stata's extended missing value .a stands for "Prefer not to answer" in .dta."""
+STATA_LABEL = 80
+"""Stata's longest variable label."""
 CHOSEN_LABELS = {0: N_("Not chosen"), 1: N_("Chosen")}
 WEIGHT = "weight"
 SPEEDER = "speeder"
@@ -60,6 +66,8 @@ class Variable:
     numeric: bool = False
     value_labels: dict[Any, str] = field(default_factory=dict)
     question: str = ""
+    scale: bool = False
+    """A quantity (age, time, weight): a scale variable in SPSS, not a category."""
 
 
 @dataclass
@@ -86,7 +94,7 @@ def variables(labels: Labels) -> list[Variable]:
         ),
         Variable("started_at", _("Started (UTC)")),
         Variable("completed_at", _("Completed (UTC)")),
-        Variable("duration_seconds", _("Time to complete, seconds"), numeric=True),
+        Variable("duration_seconds", _("Time to complete, seconds"), numeric=True, scale=True),
     ]
     for question in questionnaire:
         if question.randomize_except_last is not None:
@@ -112,7 +120,9 @@ def variables(labels: Labels) -> list[Variable]:
             continue
         numeric = question.kind is Kind.INTEGER
         value_labels = _value_labels(labels, question.id) if question.kind is Kind.SINGLE else {}
-        found.append(Variable(question.id, _(question.short), numeric, value_labels, text))
+        if question.kind is Kind.TEXT and SKIP in question.codes:
+            value_labels = {SKIP: labels.value(question.id, SKIP)}
+        found.append(Variable(question.id, _(question.short), numeric, value_labels, text, scale=numeric))
         if question.id == "age":
             found.append(
                 Variable(
@@ -154,7 +164,7 @@ def record_values(record: ResponseRecord, labels: Labels) -> dict[str, Any]:
         elif question.kind is Kind.INTEGER:
             row[question.id] = value.number if value else None
         elif question.kind is Kind.TEXT:
-            row[question.id] = value.text if value else None
+            row[question.id] = (SKIP if value.skipped else value.text) if value else None
         else:
             row[question.id] = value.option if value else None
         if question.id == "age":
@@ -168,7 +178,9 @@ def weight_variable(labels: Labels, plan: Plan) -> Variable:
     explained = _(WEIGHT_EXPLAINED, cap=format_decimal(plan.cap or 0, locale=labels.language))
     if plan.speeder_fraction is not None:
         explained += " " + _("Speeders are left out: their weight is empty.")
-    return Variable(WEIGHT, _("Weight (raking to population margins)"), numeric=True, question=explained)
+    return Variable(
+        WEIGHT, _("Weight (raking to population margins)"), numeric=True, question=explained, scale=True
+    )
 
 
 def record_weight(record: ResponseRecord, weighting: Weighting) -> float | None:
@@ -240,14 +252,36 @@ def write_csv(table: Table, path: Path) -> None:
         writer.writerows(_rows(table))
 
 
+def numeric_codes(variable: Variable) -> dict[Any, int]:
+    """The numbers a coded string variable takes in .sav and .dta: 1, 2, ... in order; REFUSED for skip."""
+    if variable.numeric or variable.scale or not variable.value_labels:
+        return {}
+    ordered = [code for code in variable.value_labels if code != SKIP]
+    codes = {code: number for number, code in enumerate(ordered, start=1)}
+    return {**codes, SKIP: REFUSED} if SKIP in variable.value_labels else codes
+
+
+def _coded(variable: Variable) -> bool:
+    """Whether .sav and .dta hold the variable as numbers with value labels (a coded choice)."""
+    return bool(numeric_codes(variable)) and variable.value_labels.keys() != {SKIP}
+
+
 def codebook_rows(table: Table) -> list[tuple[str, ...]]:
-    """The codebook: a line per variable, then a line per labelled value."""
+    """The codebook: a line per variable, then a line per labelled value with its .sav/.dta number."""
     lines: list[tuple[str, ...]] = []
     for v in table.variables:
         kind = "numeric" if v.numeric else "string"
-        lines.append((v.name, v.label, kind, v.question, "", ""))
-        lines += [(v.name, "", "", "", str(value), label) for value, label in v.value_labels.items()]
+        lines.append((v.name, v.label, kind, v.question, "", "", ""))
+        codes = numeric_codes(v) if _coded(v) else {}
+        for value, label in v.value_labels.items():
+            lines.append((v.name, "", "", "", str(value), label, _stats_code(codes.get(value))))
     return lines
+
+
+def _stats_code(number: int | None) -> str:
+    if number is None:
+        return ""
+    return f"{REFUSED} (Stata .{STATA_REFUSED})" if number == REFUSED else str(number)
 
 
 def write_codebook(table: Table, path: Path) -> None:
@@ -274,24 +308,76 @@ def write_xlsx(table: Table, path: Path) -> None:
     workbook.save(path)
 
 
+def _package_column(variable: Variable, values: list[Any], refused: Any) -> Any:
+    """A column as a statistics package gets it: coded choices as numbers (skip: `refused`)."""
+    import pandas as pd
+
+    if _coded(variable):
+        codes = {**numeric_codes(variable), SKIP: refused}
+        return pd.Series([None if v is None else codes.get(v) for v in values], dtype="object")
+    return pd.array(values, dtype="float64" if variable.numeric else "object")
+
+
+def _package_labels(variable: Variable, refused: Any) -> dict[Any, str]:
+    if not _coded(variable):
+        return variable.value_labels
+    codes = {**numeric_codes(variable), SKIP: refused}
+    return {codes[code]: label for code, label in variable.value_labels.items()}
+
+
 def write_sav(table: Table, path: Path) -> None:
-    """An SPSS file with variable labels and value labels."""
+    """An SPSS file: labels; coded choices as numbers, "Prefer not to answer" user-missing (99, or
+    "skip" for text), no answer system-missing; age, time and weight scale variables."""
     import pandas as pd
     import pyreadstat
 
     frame = pd.DataFrame(
-        {
-            v.name: pd.array(table.columns[v.name], dtype="float64" if v.numeric else "object")
-            for v in table.variables
-        }
+        {v.name: _package_column(v, table.columns[v.name], REFUSED) for v in table.variables}
     )
+    for v in table.variables:
+        if _coded(v):
+            frame[v.name] = frame[v.name].astype("float64")
+    refusable = [v for v in table.variables if SKIP in v.value_labels]
     pyreadstat.write_sav(
         frame,
         str(path),
         column_labels={v.name: v.label for v in table.variables},
-        variable_value_labels={v.name: v.value_labels for v in table.variables if v.value_labels},
+        variable_value_labels={
+            v.name: _package_labels(v, REFUSED) for v in table.variables if v.value_labels
+        },
+        missing_ranges={v.name: [REFUSED if _coded(v) else SKIP] for v in refusable},
+        variable_measure={v.name: "scale" if v.scale else "nominal" for v in table.variables},
+        variable_format={v.name: "F8.0" for v in table.variables if v.scale and v.name != WEIGHT},
     )
 
 
-WRITERS: dict[str, Callable[[Table, Path], None]] = {"csv": write_csv, "xlsx": write_xlsx, "sav": write_sav}
+def write_dta(table: Table, path: Path) -> None:
+    """A Stata file: labels; coded choices as numbers with value labels, "Prefer not to answer" the
+    extended missing value .a (text keeps "skip"), no answer the system missing value ."""
+    import pandas as pd
+    import pyreadstat
+
+    frame = pd.DataFrame(
+        {v.name: _package_column(v, table.columns[v.name], STATA_REFUSED) for v in table.variables}
+    )
+    refusable = [v.name for v in table.variables if _coded(v) and SKIP in v.value_labels]
+    pyreadstat.write_dta(
+        frame,
+        str(path),
+        column_labels={v.name: v.label[:STATA_LABEL] for v in table.variables},
+        variable_value_labels={
+            v.name: {k: label[:STATA_LABEL] for k, label in _package_labels(v, STATA_REFUSED).items()}
+            for v in table.variables
+            if (v.numeric or _coded(v)) and v.value_labels
+        },
+        missing_user_values={name: [STATA_REFUSED] for name in refusable},
+    )
+
+
+WRITERS: dict[str, Callable[[Table, Path], None]] = {
+    "csv": write_csv,
+    "xlsx": write_xlsx,
+    "sav": write_sav,
+    "dta": write_dta,
+}
 """Dataset formats by file extension."""

@@ -1,0 +1,86 @@
+"""SPSS .sav and Stata .dta as researchers expect them: labels, declared missing values, scale variables."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pyreadstat
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from core.i18n import I18n
+from db.engine import session_factory
+from db.models import ResponseStatus
+from research.export import REFUSED, collect, write_dta, write_sav
+from research.labels import Labels
+from survey.model import load_questionnaire
+from tests.dataset import Person, seed
+
+PEOPLE = [
+    Person(age=34, stance="ukraine"),
+    Person(age=61, stance="skip"),  # prefers not to say: declared missing
+    Person(age=45, stance="russia"),
+    Person(age=29, stance="peace", status=ResponseStatus.IN_PROGRESS),  # no comment yet: unanswered
+]
+
+
+async def _table(engine: AsyncEngine):  # type: ignore[no-untyped-def]
+    await seed(engine, PEOPLE)
+    async with engine.begin() as connection:  # the 61-year-old also skipped the comment
+        await connection.execute(
+            text(
+                "UPDATE answers SET option = 'skip', text = NULL WHERE question = 'comment' AND response_id IN "
+                "(SELECT response_id FROM answers WHERE question = 'age' AND number = 61)"
+            )
+        )
+    labels = Labels(I18n.load().translator("ru"), load_questionnaire())
+    return labels, await collect(session_factory(engine), labels)
+
+
+def _by_age(frame) -> dict[int, dict]:  # type: ignore[no-untyped-def]
+    return {int(row["age"]): row for row in frame.to_dict("records")}
+
+
+async def test_sav_declares_prefer_not_to_answer_missing_and_keeps_no_answer_system_missing(
+    engine: AsyncEngine, tmp_path: Path
+) -> None:
+    """In the .sav: skip is 99, user-missing; unanswered is system-missing; a skipped text is "skip", missing."""
+    labels, table = await _table(engine)
+    path = tmp_path / "data.sav"
+    write_sav(table, path)
+    frame, meta = pyreadstat.read_sav(str(path), user_missing=True)
+    rows = _by_age(frame)
+    assert rows[34]["stance"] == 2 and rows[45]["stance"] == 1  # ukraine, russia in questionnaire order
+    assert rows[61]["stance"] == REFUSED
+    assert math.isnan(rows[29]["neutrality"])  # not reached: system-missing, not a category
+    assert meta.missing_ranges["stance"] == [{"lo": REFUSED, "hi": REFUSED}]
+    assert meta.variable_value_labels["stance"][REFUSED] == labels._("Prefer not to answer")
+    assert rows[61]["comment"] == "skip" and rows[29]["comment"] == "" and rows[34]["comment"] != "skip"
+    assert meta.missing_ranges["comment"] == [{"lo": "skip", "hi": "skip"}]
+    assert meta.variable_measure["age"] == "scale" and meta.variable_measure["duration_seconds"] == "scale"
+    assert meta.variable_measure["stance"] == "nominal"
+    assert meta.original_variable_types["age"] == "F8.0"
+
+    plain, _meta = pyreadstat.read_sav(str(path))  # as frequencies see it: the refusal is missing
+    assert math.isnan(_by_age(plain)[61]["stance"])
+
+
+async def test_dta_has_value_labels_and_an_extended_missing_value_for_refusals(
+    engine: AsyncEngine, tmp_path: Path
+) -> None:
+    """In the .dta: choices are labelled numbers; skip is .a (labelled), unanswered is the plain missing value."""
+    labels, table = await _table(engine)
+    path = tmp_path / "data.dta"
+    write_dta(table, path)
+    frame, meta = pyreadstat.read_dta(str(path), user_missing=True)
+    rows = _by_age(frame)
+    assert rows[34]["stance"] == 2 and rows[61]["stance"] == "a"
+    assert meta.missing_user_values["stance"] == ["a"]
+    assert meta.variable_value_labels["stance"][2] == labels._("Ukraine is the victim of aggression")
+    assert meta.variable_value_labels["stance"]["a"] == labels._("Prefer not to answer")
+    assert math.isnan(rows[29]["neutrality"])
+    assert meta.column_names_to_labels["stance"] == labels._("View of the war")
+
+    plain, _meta = pyreadstat.read_dta(str(path))
+    assert math.isnan(_by_age(plain)[61]["stance"])
