@@ -42,6 +42,11 @@ STATA_REFUSED = "a"
 STATA_LABEL = 80
 """Stata's longest variable label."""
 CHOSEN_LABELS = {0: N_("Not chosen"), 1: N_("Chosen")}
+DERIVED_NOTE = N_(
+    "Asked only of those who chose two or more sources; with one source chosen it is that one; "
+    "someone who follows no news has none (I don't follow the news); empty when the sources "
+    "question was skipped."
+)
 WEIGHT = "weight"
 SPEEDER = "speeder"
 SPEEDER_EXPLAINED = N_(
@@ -118,6 +123,8 @@ def variables(labels: Labels) -> list[Variable]:
                     )
                 )
             continue
+        if question.options_from:
+            text += " " + _(DERIVED_NOTE)
         numeric = question.kind is Kind.INTEGER
         value_labels = _value_labels(labels, question.id) if question.kind is Kind.SINGLE else {}
         if question.kind is Kind.TEXT and SKIP in question.codes:

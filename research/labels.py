@@ -63,9 +63,9 @@ class Labels:
         if name == "age_band":
             return [code for code, _low, _high in AGE_BANDS] + [SKIP]
         question = self.questionnaire[name]
-        if question.options_from:
+        if question.options_from:  # with one source chosen it is that one: `none` for no news
             source = self.questionnaire[question.options_from]
-            return [o.code for o in source.options if not o.exclusive] + [SKIP]
+            return [o.code for o in source.options] + [SKIP]
         return list(question.codes)
 
     def value(self, name: str, code: str | None) -> str:

@@ -96,7 +96,7 @@ async def test_stats_reports_exact_counts_rates_and_intervals(
         assert line in text, line
 
 
-async def test_crosstab_stance_by_main_source_shows_no_answer(
+async def test_crosstab_stance_by_main_source_shows_those_without_news(
     harness: BotHarness, engine: AsyncEngine
 ) -> None:
     """/crosstab stance main_source: a row per main source; those who follow no news form their own row."""
@@ -114,7 +114,7 @@ async def test_crosstab_stance_by_main_source_shows_no_answer(
         return [cell for part in parts for cell in part[:-1]] + [parts[0][-1]]
 
     assert row(_("RU TV")) == ["57*", "0", "29*", "0", "14*", "7*"]  # russia 4, peace 2, skip 1 of 7
-    assert row(_("No ans.")) == ["0", "0", "100*", "0", "0", "3*"]
+    assert row(_("No news")) == ["0", "0", "100*", "0", "0", "3*"]  # main_source = none
 
 
 async def test_bad_variable_names_get_the_usage(harness: BotHarness, engine: AsyncEngine) -> None:
