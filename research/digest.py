@@ -29,12 +29,24 @@ NOT_STATED = "not_stated"
 AGE_BAND_CODES = [code for code, _low, _high in AGE_BANDS]
 Number = int | float
 STANCES = ("russia", "ukraine", "peace", "unsure", SKIP)
-SHOWN_STANCES = ("ukraine", "russia", "peace")
+SHOWN_STANCES = ("ukraine", "russia", "peace", "unsure", SKIP)
+"""Every answer, in the order the digest tells and draws them."""
 STANCE_WORDS = {
     "ukraine": N_("Ukraine is the victim"),
     "russia": N_("Russia is right"),
     "peace": N_("for peace, no side"),
+    "unsure": N_("hard to say"),
+    SKIP: N_("prefer not to say"),
 }
+STANCE_COLOURS = {
+    "ukraine": "#1f77b4",
+    "russia": "#d62728",
+    "peace": "#2ca02c",
+    "unsure": "#bcbd22",
+    SKIP: "#c7c7c7",
+}
+HIDDEN_WORD = N_("hidden (small groups)")
+HIDDEN = "__hidden__"
 CHART_TITLE = N_("Views of the war by age (n = {n})")
 TITLE = N_("Survey on views of the war in Ukraine: results as of {date}")
 WEIGHTED_FOOTNOTE = N_(
@@ -53,6 +65,7 @@ class Figures:
     new: int | None
     unchanged: bool
     tables: dict[str, SafeTable]
+    min_cell: int = 10
     weighted: dict[str, dict[Hashable, dict[Hashable, float]]] = field(default_factory=dict)
     """The same rows weighted (research.weights); empty: shares are unweighted."""
 
@@ -121,7 +134,7 @@ async def gather(
         STANCES,
         k,
     )
-    return Figures(until, None if unchanged else new, unchanged, tables, weighted)
+    return Figures(until, None if unchanged else new, unchanged, tables, k, weighted)
 
 
 def _sources(questionnaire: Questionnaire) -> list[str]:
@@ -137,12 +150,21 @@ def _group_label(_: Translator, questionnaire: Questionnaire, variable: str, cod
 
 
 def _row_sentence(_: Translator, figures: Figures, variable: str, row: Hashable) -> str:
-    """The group's shares of the main views; a group showing nothing but zeros says too few."""
+    """The group's share of every answer, and which answers are hidden, named as hidden.
+
+    A group showing nothing but zeros says too few answers to show.
+    """
     shares = round_shares(figures.shares(variable, row))
-    shown = {c: shares[c] for c in SHOWN_STANCES if shares.get(c) is not None}
-    if not any(shown.values()):
+    shown = {c: shares[c] for c in SHOWN_STANCES if shares.get(c)}
+    if not shown:
         return _("too few answers to show")
-    return ", ".join(f"{share}% {_(STANCE_WORDS[c])}" for c, share in shown.items())
+    sentence = ", ".join(f"{share}% {_(STANCE_WORDS[c])}" for c, share in shown.items())
+    hidden = [_(STANCE_WORDS[c]) for c in SHOWN_STANCES if shares.get(c) is None]
+    if hidden:
+        sentence += "; " + _(
+            "hidden, fewer than {k} people: {answers}", k=figures.min_cell, answers=", ".join(hidden)
+        )
+    return sentence
 
 
 def compose_language(_: Translator, writer: DigestWriter, figures: Figures, link: str) -> str:
@@ -152,7 +174,7 @@ def compose_language(_: Translator, writer: DigestWriter, figures: Figures, link
     title = _(TITLE, date=moment)
     invitation = _("Take part anonymously: {link}", link=link)
     total = figures.total
-    if total is None:
+    if not total:  # hidden, or nobody yet: no figures, and no headings with nothing under them
         body = [_("Not enough people have taken part yet to publish results safely."), invitation]
         return "\n".join([_bold(title), *map(escape, body)])
     lines = [_bold(title)]
@@ -177,12 +199,14 @@ def compose_language(_: Translator, writer: DigestWriter, figures: Figures, link
     lines += ["", escape(_("Views of the war: {parts}.", parts=overall))]
     for variable, heading in (("age_band", N_("By age:")), ("main_source", N_("By main news source:"))):
         table = figures.tables[variable]
-        lines += ["", _bold(_(heading))]
-        for row in table.rows:
-            if table.count(row, TOTAL) == 0:
-                continue
-            label = _group_label(_, writer.questionnaire, variable, row)
-            lines.append(escape(f"• {label}: {_row_sentence(_, figures, variable, row)}"))
+        groups = [
+            escape(f"• {_group_label(_, writer.questionnaire, variable, row)}: ")
+            + escape(_row_sentence(_, figures, variable, row))
+            for row in table.rows
+            if table.count(row, TOTAL) != 0
+        ]
+        if groups:  # never a heading with nothing under it
+            lines += ["", _bold(_(heading)), *groups]
     footnote = _(
         "Shares are rounded. Groups of fewer than {k} people are not shown, "
         "so that nobody can be singled out.",
@@ -193,6 +217,20 @@ def compose_language(_: Translator, writer: DigestWriter, figures: Figures, link
         lines.append(escape(_(WEIGHTED_FOOTNOTE)))
     lines.append(escape(invitation))
     return "\n".join(lines)
+
+
+def chart_bars(figures: Figures) -> list[tuple[Hashable, dict[Hashable, int]]]:
+    """Everyone, then each age band with anyone in it: whole percentages of every answer, and
+    HIDDEN for what disclosure control hides; each bar adds up to 100."""
+    table = figures.tables["age_band"]
+    rows = [TOTAL, *(r for r in table.rows if r != NOT_STATED and table.count(r, TOTAL) != 0)]
+    bars = []
+    for row in rows:
+        shares = round_shares(figures.shares("age_band", row))
+        shown = {c: share for c, share in shares.items() if share is not None}
+        hidden = 100 - sum(shown.values()) if len(shown) < len(shares) or not shown else 0
+        bars.append((row, {**shown, HIDDEN: hidden}))
+    return bars
 
 
 def _bold(text: str) -> str:
@@ -216,28 +254,38 @@ class DigestWriter:
         joined = "\n\n———\n\n".join(parts)
         return [joined] if len(joined) <= MAX_MESSAGE_CHARS else parts
 
+    def words(self, message: str, **values: object) -> str:
+        """A msgid in every language of the digest, e.g. "бәрі / все"."""
+        return " / ".join(
+            self.i18n.gettext(lang, message, **values) for lang in self.settings.digest_languages
+        )
+
     def chart(self, figures: Figures) -> bytes | None:
-        """A bar chart of stance shares by age band (hidden groups left out), as PNG."""
-        table = figures.tables["age_band"]
-        if figures.total is None:
+        """Stance shares by age band as PNG: every answer drawn, what is hidden a hatched segment,
+        so that each bar reaches 100%; labels in each language of the digest."""
+        if not figures.total:
             return None
-        _ = self.i18n.translator(self.settings.digest_languages[0])
-        rows = [TOTAL, *(r for r in table.rows if r != NOT_STATED and table.count(r, TOTAL))]
-        labels = [_("everyone") if r == TOTAL else str(r).replace("-", "–") for r in rows]
-        figure = Figure(figsize=(8, 4.5), dpi=100)
+        bars = chart_bars(figures)
+        labels = [self.words("everyone") if r == TOTAL else str(r).replace("-", "–") for r, _s in bars]
+        figure = Figure(figsize=(9, 1.8 + 0.55 * len(bars)), dpi=100, layout="constrained")
         FigureCanvasAgg(figure)
         axes = figure.subplots()
-        left = [0.0] * len(rows)
-        for column, color in zip(SHOWN_STANCES, ("#1f77b4", "#d62728", "#7f7f7f"), strict=True):
-            values = [(round_shares(figures.shares("age_band", r)).get(column) or 0) for r in rows]
-            axes.barh(labels, values, left=left, color=color, label=_(STANCE_WORDS[column]))
+        left = [0.0] * len(bars)
+        for column in (*SHOWN_STANCES, HIDDEN):
+            values = [float(shares.get(column, 0)) for _r, shares in bars]
+            if column == HIDDEN:
+                style: dict[str, str] = {"color": "white", "hatch": "///", "edgecolor": "#555555"}
+                word = HIDDEN_WORD
+            else:
+                style, word = {"color": STANCE_COLOURS[column]}, STANCE_WORDS[column]
+            drawn = axes.barh(labels, values, left=left, label=self.words(word), **style)
+            axes.bar_label(drawn, labels=[f"{v:.0f}" if v >= 6 else "" for v in values], label_type="center")
             left = [a + b for a, b in zip(left, values, strict=True)]
         axes.set_xlim(0, 100)
         axes.set_xlabel("%")
         axes.invert_yaxis()
-        axes.set_title(_(CHART_TITLE, n=figures.total))
-        axes.legend(loc="lower right", fontsize="small")
-        figure.tight_layout()
+        axes.set_title(self.words(CHART_TITLE, n=figures.total), fontsize=10)
+        figure.legend(loc="outside lower center", ncols=3, fontsize="small")
         buffer = BytesIO()
         figure.savefig(buffer, format="png")
         return buffer.getvalue()
