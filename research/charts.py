@@ -108,7 +108,7 @@ def render_png(spec: ChartSpec) -> bytes:
     axes.set_title(textwrap.fill(spec.title, 70), fontsize=11)
     if stacked:
         figure.legend(loc="outside lower center", ncols=min(3, len(spec.segments)), fontsize=8)
-    figure.text(0.01, 0.0, textwrap.fill(spec.note, 150), fontsize=7, ha="left", va="bottom")
+    axes.set_xlabel(textwrap.fill(spec.note, 150), fontsize=7, loc="left")
     buffer = BytesIO()
     figure.savefig(buffer, format="png")
     return buffer.getvalue()

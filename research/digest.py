@@ -5,6 +5,7 @@ Telegram-free: bot/digest.py schedules, claims and posts what DigestWriter write
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -47,6 +48,8 @@ STANCE_COLOURS = {
 }
 HIDDEN_WORD = N_("hidden (small groups)")
 HIDDEN = "__hidden__"
+EVERYONE = N_("everyone")
+LEGEND_WIDTH = 45
 CHART_TITLE = N_("Views of the war by age (n = {n})")
 TITLE = N_("Survey on views of the war in Ukraine: results as of {date}")
 WEIGHTED_FOOTNOTE = N_(
@@ -65,7 +68,6 @@ class Figures:
     new: int | None
     unchanged: bool
     tables: dict[str, SafeTable]
-    min_cell: int = 10
     weighted: dict[str, dict[Hashable, dict[Hashable, float]]] = field(default_factory=dict)
     """The same rows weighted (research.weights); empty: shares are unweighted."""
 
@@ -134,7 +136,7 @@ async def gather(
         STANCES,
         k,
     )
-    return Figures(until, None if unchanged else new, unchanged, tables, k, weighted)
+    return Figures(until, None if unchanged else new, unchanged, tables, weighted)
 
 
 def _sources(questionnaire: Questionnaire) -> list[str]:
@@ -161,9 +163,7 @@ def _row_sentence(_: Translator, figures: Figures, variable: str, row: Hashable)
     sentence = ", ".join(f"{share}% {_(STANCE_WORDS[c])}" for c, share in shown.items())
     hidden = [_(STANCE_WORDS[c]) for c in SHOWN_STANCES if shares.get(c) is None]
     if hidden:
-        sentence += "; " + _(
-            "hidden, fewer than {k} people: {answers}", k=figures.min_cell, answers=", ".join(hidden)
-        )
+        sentence += "; " + _("hidden to protect small groups: {answers}", answers=", ".join(hidden))
     return sentence
 
 
@@ -266,7 +266,7 @@ class DigestWriter:
         if not figures.total:
             return None
         bars = chart_bars(figures)
-        labels = [self.words("everyone") if r == TOTAL else str(r).replace("-", "–") for r, _s in bars]
+        labels = [self.words(EVERYONE) if r == TOTAL else str(r).replace("-", "–") for r, _s in bars]
         figure = Figure(figsize=(9, 1.8 + 0.55 * len(bars)), dpi=100, layout="constrained")
         FigureCanvasAgg(figure)
         axes = figure.subplots()
@@ -278,14 +278,15 @@ class DigestWriter:
                 word = HIDDEN_WORD
             else:
                 style, word = {"color": STANCE_COLOURS[column]}, STANCE_WORDS[column]
-            drawn = axes.barh(labels, values, left=left, label=self.words(word), **style)
+            legend = textwrap.fill(self.words(word), LEGEND_WIDTH)
+            drawn = axes.barh(labels, values, left=left, label=legend, **style)
             axes.bar_label(drawn, labels=[f"{v:.0f}" if v >= 6 else "" for v in values], label_type="center")
             left = [a + b for a, b in zip(left, values, strict=True)]
         axes.set_xlim(0, 100)
         axes.set_xlabel("%")
         axes.invert_yaxis()
         axes.set_title(self.words(CHART_TITLE, n=figures.total), fontsize=10)
-        figure.legend(loc="outside lower center", ncols=3, fontsize="small")
+        figure.legend(loc="outside lower center", ncols=2, fontsize="small")
         buffer = BytesIO()
         figure.savefig(buffer, format="png")
         return buffer.getvalue()
