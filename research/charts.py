@@ -19,6 +19,7 @@ from research.weights import Weighting
 
 LABEL_WIDTH = 28
 SHOW_SHARE_FROM = 0.06
+NOTE_WIDTH = 110
 
 
 @dataclass(frozen=True)
@@ -108,7 +109,7 @@ def render_png(spec: ChartSpec) -> bytes:
     axes.set_title(textwrap.fill(spec.title, 70), fontsize=11)
     if stacked:
         figure.legend(loc="outside lower center", ncols=min(3, len(spec.segments)), fontsize=8)
-    axes.set_xlabel(textwrap.fill(spec.note, 150), fontsize=7, loc="left")
+    axes.set_xlabel(textwrap.fill(spec.note, NOTE_WIDTH), fontsize=7, loc="left")
     buffer = BytesIO()
     figure.savefig(buffer, format="png")
     return buffer.getvalue()
