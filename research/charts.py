@@ -19,7 +19,7 @@ from research.weights import Weighting
 
 LABEL_WIDTH = 28
 SHOW_SHARE_FROM = 0.06
-NOTE_WIDTH = 110
+NOTE_WIDTH = 95
 
 
 @dataclass(frozen=True)
