@@ -42,15 +42,20 @@ def _by_age(frame) -> dict[int, dict]:  # type: ignore[no-untyped-def]
     return {int(row["age"]): row for row in frame.to_dict("records")}
 
 
+async def _written(engine: AsyncEngine, path: Path, write, read):  # type: ignore[no-untyped-def]
+    """Write the crafted dataset with `write`, read it back with user-missing values kept."""
+    labels, table = await _table(engine)
+    write(table, path)
+    frame, meta = read(str(path), user_missing=True)
+    return labels, _by_age(frame), meta
+
+
 async def test_sav_declares_prefer_not_to_answer_missing_and_keeps_no_answer_system_missing(
     engine: AsyncEngine, tmp_path: Path
 ) -> None:
     """In the .sav: skip is 99, user-missing; unanswered is system-missing; a skipped text is "skip", missing."""
-    labels, table = await _table(engine)
     path = tmp_path / "data.sav"
-    write_sav(table, path)
-    frame, meta = pyreadstat.read_sav(str(path), user_missing=True)
-    rows = _by_age(frame)
+    labels, rows, meta = await _written(engine, path, write_sav, pyreadstat.read_sav)
     assert rows[34]["stance"] == 2 and rows[45]["stance"] == 1  # ukraine, russia in questionnaire order
     assert rows[61]["stance"] == REFUSED
     assert math.isnan(rows[29]["neutrality"])  # not reached: system-missing, not a category
@@ -70,11 +75,8 @@ async def test_dta_has_value_labels_and_an_extended_missing_value_for_refusals(
     engine: AsyncEngine, tmp_path: Path
 ) -> None:
     """In the .dta: choices are labelled numbers; skip is .a (labelled), unanswered is the plain missing value."""
-    labels, table = await _table(engine)
     path = tmp_path / "data.dta"
-    write_dta(table, path)
-    frame, meta = pyreadstat.read_dta(str(path), user_missing=True)
-    rows = _by_age(frame)
+    labels, rows, meta = await _written(engine, path, write_dta, pyreadstat.read_dta)
     assert rows[34]["stance"] == 2 and rows[61]["stance"] == "a"
     assert meta.missing_user_values["stance"] == ["a"]
     assert meta.variable_value_labels["stance"][2] == labels._("Ukraine is the victim of aggression")
