@@ -367,6 +367,9 @@ def write_dta(table: Table, path: Path) -> None:
     frame = pd.DataFrame(
         {v.name: _package_column(v, table.columns[v.name], STATA_REFUSED) for v in table.variables}
     )
+    for v in table.variables:  # Stata's missing string is empty (and long strL texts need it so)
+        if not v.numeric and not _coded(v):
+            frame[v.name] = frame[v.name].fillna("")
     refusable = [v.name for v in table.variables if _coded(v) and SKIP in v.value_labels]
     pyreadstat.write_dta(
         frame,

@@ -17,6 +17,7 @@ from research.labels import Labels
 from survey.model import load_questionnaire
 from tests.dataset import Person, seed
 
+LONG = "😀" * 1000
 PEOPLE = [
     Person(age=34, stance="ukraine"),
     Person(age=61, stance="skip"),  # prefers not to say: declared missing
@@ -33,6 +34,13 @@ async def _table(engine: AsyncEngine):  # type: ignore[no-untyped-def]
                 "UPDATE answers SET option = 'skip', text = NULL WHERE question = 'comment' AND response_id IN "
                 "(SELECT response_id FROM answers WHERE question = 'age' AND number = 61)"
             )
+        )
+        await connection.execute(  # the longest comment there can be, four bytes a character
+            text(
+                "UPDATE answers SET text = :long WHERE question = 'comment' AND response_id IN "
+                "(SELECT response_id FROM answers WHERE question = 'age' AND number = 34)"
+            ),
+            {"long": LONG},
         )
     labels = Labels(I18n.load().translator("ru"), load_questionnaire())
     return labels, await collect(session_factory(engine), labels)
@@ -83,6 +91,7 @@ async def test_dta_has_value_labels_and_an_extended_missing_value_for_refusals(
     assert meta.variable_value_labels["stance"]["a"] == labels._("Prefer not to answer")
     assert math.isnan(rows[29]["neutrality"])
     assert meta.column_names_to_labels["stance"] == labels._("View of the war")
+    assert rows[34]["comment"] == LONG and rows[29]["comment"] == ""  # 4,000 bytes of text kept whole
 
     plain, _meta = pyreadstat.read_dta(str(path))
     assert math.isnan(_by_age(plain)[61]["stance"])
