@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from core import privacy
 from core.config import Settings
 from core.i18n import I18n
+from research.weights import Targets
 from survey.model import Questionnaire
 
 PARTICIPANT_CACHE_SIZE = 10_000
@@ -34,6 +35,8 @@ class Services:
     sessions: async_sessionmaker[AsyncSession]
     i18n: I18n
     questionnaire: Questionnaire
+    targets: Targets | None = None
+    """Population margins for weighted figures (research/targets.yaml); None: unweighted only."""
     clock: Callable[[], datetime] = utc_now
     rng: random.Random = field(default_factory=random.SystemRandom)
     _participant_hashes: OrderedDict[str, str] = field(default_factory=OrderedDict)
