@@ -103,8 +103,8 @@ def crosstab(
     labels: Labels,
     outcome: str,
     by: str,
-    counts: Mapping[Cell, int],
-    weighted: Mapping[Cell, float] | None = None,
+    counts: Mapping[tuple[Value, ...], int],
+    weighted: Mapping[tuple[Value, ...], float] | None = None,
 ) -> Crosstab:
     """A Crosstab of counts keyed (group, outcome): groups present, all outcomes, in questionnaire order."""
     outcomes = labels.ordered(outcome, {o for _g, o in counts} | set(labels.codes(outcome)))
@@ -113,6 +113,6 @@ def crosstab(
         by=by,
         groups=tuple(labels.ordered(by, {g for g, _o in counts})),
         outcomes=tuple(outcomes),
-        counts=dict(counts),
-        weighted=dict(weighted or {}),
+        counts={(g, o): n for (g, o), n in counts.items()},
+        weighted={(g, o): w for (g, o), w in (weighted or {}).items()},
     )

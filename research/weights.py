@@ -153,14 +153,16 @@ def _rake_once(
         for index, margin in enumerate(margins):
             totals: dict[str, float] = {}
             for cell, n in counts.items():
-                if cell[index] is not None:
-                    totals[cell[index]] = totals.get(cell[index], 0.0) + weights[cell] * n
+                category = cell[index]
+                if category is not None:
+                    totals[category] = totals.get(category, 0.0) + weights[cell] * n
             reachable = {c: share for c, share in margin.items() if totals.get(c)}
             known, wanted = sum(totals.values()), sum(reachable.values())
             factors = {c: share / wanted * known / totals[c] for c, share in reachable.items()}
             for cell in counts:
-                if cell[index] in factors:
-                    weights[cell] *= factors[cell[index]]
+                category = cell[index]
+                if category is not None and category in factors:
+                    weights[cell] *= factors[category]
             largest = max([largest, *(abs(f - 1) for f in factors.values())])
         if largest < TOLERANCE:
             return
