@@ -154,13 +154,13 @@ def _group_label(_: Translator, questionnaire: Questionnaire, breakdown: Breakdo
     return _(label_of(questionnaire[variable.question], questionnaire, str(code)))
 
 
-def _word(questionnaire: Questionnaire, code: str) -> str:
+def word(questionnaire: Questionnaire, code: str) -> str:
     """The msgid naming an outcome category: its digest word, else its option's label."""
     plan = questionnaire.analysis.digest
     return plan.words.get(code) or label_of(questionnaire[plan.outcome], questionnaire, code)
 
 
-def _ordered(plan: DigestPlan) -> list[str]:
+def ordered(plan: DigestPlan) -> list[str]:
     """Every outcome category: those the digest names first, in its order, then the others."""
     return [*plan.words, *(c for c in plan.categories if c not in plan.words)]
 
@@ -172,12 +172,12 @@ def _row_sentence(
     people are named as such; a group showing nothing but zeros says too few."""
     plan = questionnaire.analysis.digest
     shares = round_shares({column: table.share(row, column) for column in plan.categories})
-    order = _ordered(plan)
+    order = ordered(plan)
     shown = {c: shares[c] for c in order if shares.get(c)}
     if not shown:
         return _("too few answers to show")
-    sentence = ", ".join(f"{share}% {_(_word(questionnaire, c))}" for c, share in shown.items())
-    fewer = [_(_word(questionnaire, c)) for c in order if c in plan.words and not shares.get(c)]
+    sentence = ", ".join(f"{share}% {_(word(questionnaire, c))}" for c, share in shown.items())
+    fewer = [_(word(questionnaire, c)) for c in order if c in plan.words and not shares.get(c)]
     if fewer:
         sentence += "; " + _("fewer than {k} people: {answers}", k=k, answers=", ".join(fewer))
     return sentence
@@ -239,6 +239,18 @@ def _bold(text: str) -> str:
     return f"<b>{escape(text)}</b>"
 
 
+def chart_bars(figures: Figures, plan: DigestPlan) -> list[tuple[Hashable, dict[str, int]]]:
+    """The chart's bars: everyone, then each group of the first breakdown with people in it, each
+    with the whole percentage of every outcome category (adding up to 100)."""
+    table = figures.tables[plan.by[0].variable]
+    rows = [TOTAL, *(r for r in table.rows if r != NOT_STATED and table.count(r, TOTAL))]
+    bars = []
+    for row in rows:
+        percents = round_shares({c: table.share(row, c) for c in plan.categories})
+        bars.append((row, {c: percents[c] or 0 for c in plan.categories}))
+    return bars
+
+
 @dataclass(frozen=True)
 class DigestWriter:
     """Writes the digest in the configured languages from protected Figures."""
@@ -267,17 +279,16 @@ class DigestWriter:
         plan = self.questionnaire.analysis.digest
         if not figures.total:
             return None
+        bars = chart_bars(figures, plan)
+        order = ordered(plan)
         table = figures.tables[plan.by[0].variable]
-        rows = [TOTAL, *(r for r in table.rows if r != NOT_STATED and table.count(r, TOTAL))]
-        percents = [round_shares({c: table.share(r, c) for c in plan.categories}) for r in rows]
-        order = _ordered(plan)
         return charts.render_png(
             charts.ChartSpec(
                 title=self.words(CHART_TITLE, n=figures.total),
-                bars=[self.words(EVERYONE) if r == TOTAL else str(r).replace("-", "–") for r in rows],
-                segments=[self.words(_word(self.questionnaire, column)) for column in order],
-                shares=[[(p.get(column) or 0) / 100 for p in percents] for column in order],
-                counts=[table.count(r, TOTAL) or 0 for r in rows],
+                bars=[self.words(EVERYONE) if r == TOTAL else str(r).replace("-", "–") for r, _p in bars],
+                segments=[self.words(word(self.questionnaire, column)) for column in order],
+                shares=[[percents[column] / 100 for _r, percents in bars] for column in order],
+                counts=[table.count(r, TOTAL) or 0 for r, _p in bars],
                 note="",
                 colors=tuple(islice(cycle(COLORS), len(order))),
             )

@@ -121,7 +121,7 @@ def _dimension(raw: Any, where: str, questionnaire: Questionnaire) -> Dimension:
                 raise TargetsError(where, f"category {category!r} is not a code of each of {cells}")
     total = sum(population.values())
     shares = {str(category): value / total for category, value in population.items()}
-    return Dimension(where, tuple(cells), shares, groups, str(raw.get("source", "")).strip())
+    return Dimension(where, tuple(cells), shares, groups, str(raw.get("reference", "")).strip())
 
 
 def load_targets(questionnaire: Questionnaire, path: Path = TARGETS_FILE) -> Targets:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import replace
-from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -14,15 +13,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from db.engine import session_factory
 from db.models import ResponseStatus
-from research.digest import gather
-from research.disclosure import TOTAL
 from research.export import CSV_ENCODING, WEIGHT_EXPLAINED
 from research.report import SAMPLE_NOTE
 from research.weights import Plan, TargetsError, kish, load_targets, rake, weighted_counts, weighting
-from survey.analysis import age_band, wilson_interval
+from survey.analysis import band, wilson_interval
 from survey.model import load_questionnaire
 from tests.conftest import RESEARCHER_ID
-from tests.dataset import NOW, Person, seed
+from tests.dataset import Person, seed
 from tests.harness import BotHarness
 
 QUESTIONNAIRE = load_questionnaire()
@@ -163,7 +160,7 @@ async def test_weighted_margins_reproduce_the_targets(engine: AsyncEngine) -> No
 
 
 def _band(age: int) -> str:
-    return str(age_band(age))
+    return str(band("age_band", age))
 
 
 def _stance(age: int) -> str:
@@ -237,27 +234,6 @@ async def test_crosstab_total_row_is_weighted_and_says_so(harness: BotHarness, e
     assert int(total.split()[1].rstrip("*")) > int(raw_total.split()[1].rstrip("*"))  # more "Russia is right"
     assert _(SAMPLE_NOTE) in weighted and _(SAMPLE_NOTE) in raw
     assert _("Unweighted percentages of the people who answered.") in raw
-
-
-async def test_digest_shares_are_weighted_and_its_protection_uses_people(engine: AsyncEngine) -> None:
-    """gather() with targets: shares as raking gives them; the protected counts are people, as without."""
-    people = [replace(p, stance=_stance(p.age or 0)) for p in _skewed_sample()]
-    await seed(engine, people)
-    targets = load_targets(QUESTIONNAIRE)
-    sessions = session_factory(engine)
-    now = NOW + timedelta(hours=1)
-    plain = await gather(sessions, QUESTIONNAIRE, 10, now)
-    weighted = await gather(sessions, QUESTIONNAIRE, 10, now, Plan(targets, 5))
-    assert weighted.tables == plain.tables
-    async with sessions.begin() as session:
-        found = await weighting(session, Plan(targets, 5))
-        stances = await weighted_counts(session, found, ["stance"])
-    expected = stances[("russia",)] / sum(stances.values())
-    assert weighted.shares("age_band", TOTAL)["russia"] == pytest.approx(expected)
-    assert plain.shares("age_band", TOTAL)["russia"] == pytest.approx(
-        sum(p.stance == "russia" for p in people) / len(people)
-    )
-    assert expected > 1.5 * plain.shares("age_band", TOTAL)["russia"]
 
 
 async def test_export_has_a_weight_column_the_codebook_explains(
