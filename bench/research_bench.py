@@ -38,6 +38,7 @@ from research.labels import Labels
 from survey.analysis import STATS_CUBE, analysis_value
 from survey.flow import AnswerValue
 from survey.model import load_questionnaire
+from survey.targets import load_targets
 
 PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/test"
 SEED_START = datetime(2026, 1, 1, tzinfo=UTC)
@@ -212,7 +213,7 @@ async def measure(
         table = tables.crosstab(labels, "stance", "age_band", cells)
         report.split_message(report.crosstab_lines(labels, table, MIN_CELL))
 
-    plan = weights.Plan(weights.load_targets(labels.questionnaire), 5.0, 1 / 3)
+    plan = weights.Plan(load_targets(labels.questionnaire), 5.0, 1 / 3)
 
     async def weighted_crosstab_command() -> None:
         async with sessions.begin() as session:

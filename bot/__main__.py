@@ -80,8 +80,9 @@ async def export_dataset(settings: Settings, file_format: str, out: Path, langua
     from core.i18n import I18n
     from research.export import WRITERS, write_codebook
     from research.labels import Labels
-    from research.weights import Plan, load_targets
+    from research.weights import Plan
     from survey.analysis import schema_questionnaire
+    from survey.targets import load_targets
 
     await prepare_database(settings, migrate=False)
     questionnaire = schema_questionnaire(settings.questionnaire_file)

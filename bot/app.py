@@ -32,8 +32,8 @@ from core.config import Settings
 from core.i18n import LANGUAGES, N_, I18n
 from db import repo
 from db.engine import create_engine, session_factory, wipe_deleted
-from research.weights import load_targets
 from survey.analysis import schema_questionnaire
+from survey.targets import load_targets
 
 log = logging.getLogger(__name__)
 

@@ -14,8 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from core import privacy
 from core.config import Settings
 from core.i18n import I18n
-from research.weights import Targets
 from survey.model import Questionnaire
+from survey.targets import Targets
 
 PARTICIPANT_CACHE_SIZE = 10_000
 """Participation hashes kept in memory (never stored), so one person costs one scrypt per process."""
@@ -36,7 +36,7 @@ class Services:
     i18n: I18n
     questionnaire: Questionnaire
     targets: Targets | None = None
-    """Population margins for weighted figures (research/targets.yaml); None: unweighted only."""
+    """Population margins for weighted figures (survey/targets.yaml); None: unweighted only."""
     clock: Callable[[], datetime] = utc_now
     rng: random.Random = field(default_factory=random.SystemRandom)
     _participant_hashes: OrderedDict[str, str] = field(default_factory=OrderedDict)

@@ -63,7 +63,7 @@ SPEEDER_EXPLAINED = N_(
 WEIGHT_EXPLAINED = N_(
     "Raking weight of a completed response: age band × sex and settlement (Almaty, Astana and "
     "Shymkent; other towns; rural) matched to Kazakhstan's adults (Bureau of National Statistics, "
-    "research/targets.yaml), trimmed at {cap} times the mean, mean 1 over completed responses. Someone "
+    "survey/targets.yaml), trimmed at {cap} times the mean, mean 1 over completed responses. Someone "
     "who skipped age, gender or place, or lives abroad, is left out of that margin's adjustment. "
     "Empty for responses not completed."
 )

@@ -11,8 +11,9 @@ from core.config import Settings
 from db.engine import session_factory
 from research.export import CSV_ENCODING
 from research.quality import speeders
-from research.weights import Plan, load_targets
+from research.weights import Plan
 from survey.model import load_questionnaire
+from survey.targets import load_targets
 from tests.conftest import RESEARCHER_ID
 from tests.dataset import Person, seed
 from tests.harness import BotHarness

@@ -15,9 +15,10 @@ from db.engine import session_factory
 from db.models import ResponseStatus
 from research.export import CSV_ENCODING, WEIGHT_EXPLAINED
 from research.report import SAMPLE_NOTE
-from research.weights import Plan, TargetsError, kish, load_targets, rake, weighted_counts, weighting
+from research.weights import Plan, kish, rake, weighted_counts, weighting
 from survey.analysis import band, wilson_interval
 from survey.model import load_questionnaire
+from survey.targets import TargetsError, load_targets
 from tests.conftest import RESEARCHER_ID
 from tests.dataset import Person, seed
 from tests.harness import BotHarness
