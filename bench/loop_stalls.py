@@ -24,7 +24,8 @@ from pathlib import Path
 
 from research_bench import seed_sqlite  # this folder (the script's own) is on sys.path
 
-from bot.researchers import build_export, export_in_a_process, write_all
+from bot.researchers import Export, build_export, export_in_a_process, write_all
+from core.config import Settings
 from core.i18n import I18n
 from db.engine import create_engine, session_factory
 from db.migrate import upgrade_to_head
@@ -72,15 +73,17 @@ async def main() -> None:
         await asyncio.to_thread(seed_sqlite, folder / "bench.sqlite3", args.n)
         engine = create_engine(url)
 
+        what = Export(url, "ru", questionnaire, True, None, Settings.model_fields["speeder_fraction"].default)
+
         async def on_the_loop() -> None:
             table = await export.collect(session_factory(engine), labels)
             await asyncio.to_thread(write_all, table, folder, "before")
 
         async def in_a_thread() -> None:
-            await asyncio.to_thread(build_export, url, "ru", questionnaire, folder, "thread")
+            await asyncio.to_thread(build_export, what, folder, "thread")
 
         async def in_a_process() -> None:
-            await export_in_a_process(url, "ru", questionnaire, folder, "now")
+            await export_in_a_process(what, folder, "now")
 
         print(f"| /export of {args.n:,} responses | total s | longest stall ms | p99 stall ms |")
         print("| --- | --- | --- | --- |")

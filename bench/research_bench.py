@@ -33,11 +33,12 @@ from db import stats
 from db.engine import create_engine, session_factory
 from db.migrate import upgrade_to_head
 from db.models import Base
-from research import charts, export, report
+from research import charts, export, report, tables, weights
 from research.labels import Labels
 from survey.analysis import STATS_CUBE, analysis_value
 from survey.flow import AnswerValue
 from survey.model import load_questionnaire
+from survey.targets import load_targets
 
 PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/test"
 SEED_START = datetime(2026, 1, 1, tzinfo=UTC)
@@ -208,13 +209,25 @@ async def measure(
 
     async def crosstab_command() -> None:
         async with sessions.begin() as session:
-            cells = await stats.counts(session, ["stance", "age_band"])
-        report.split_message(report.crosstab_lines(labels, "stance", "age_band", cells, MIN_CELL))
+            cells = await stats.counts(session, ["age_band", "stance"])
+        table = tables.crosstab(labels, "stance", "age_band", cells)
+        report.split_message(report.crosstab_lines(labels, table, MIN_CELL))
+
+    plan = weights.Plan(load_targets(labels.questionnaire), 5.0, 1 / 3)
+
+    async def weighted_crosstab_command() -> None:
+        async with sessions.begin() as session:
+            weighting = await weights.weighting(session, plan)
+            cells = await stats.counts(session, ["age_band", "stance"], weighting.scope)
+            weighted = await weights.weighted_counts(session, weighting, ["age_band", "stance"])
+        table = tables.crosstab(labels, "stance", "age_band", cells, weighted)
+        report.split_message(report.crosstab_lines(labels, table, MIN_CELL, weighting))
 
     async def chart_command() -> None:
         async with sessions.begin() as session:
-            cells = await stats.counts(session, ["stance", "age_band"])
-        charts.render_png(charts.chart_spec(labels, "stance", "age_band", cells, MIN_CELL))
+            cells = await stats.counts(session, ["age_band", "stance"])
+        table = tables.crosstab(labels, "stance", "age_band", cells)
+        charts.render_png(charts.crosstab_spec(labels, table, MIN_CELL))
 
     figures: dict[str, float] = {}
 
@@ -223,7 +236,8 @@ async def measure(
         print(f"  {step}: {seconds:.3f} s", file=sys.stderr, flush=True)
 
     note("/stats", await timed(stats_command, repeat))
-    note("/crosstab stance age", await timed(crosstab_command, repeat))
+    note("/crosstab stance age raw", await timed(crosstab_command, repeat))
+    note("/crosstab stance age (weighted)", await timed(weighted_crosstab_command, repeat))
     note("/chart stance age", await timed(chart_command, repeat))
     if formats is None:
         return figures

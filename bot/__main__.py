@@ -87,15 +87,20 @@ def run(settings: Settings) -> int:
 
 async def export_dataset(settings: Settings, file_format: str, out: Path, language: str) -> list[Path]:
     """Write the dataset in `file_format` to `out`, and its codebook beside it; never migrates."""
-    from bot.researchers import collect_from
+    from bot.researchers import Export, collect_from
     from core.i18n import I18n
     from research.export import WRITERS, write_codebook
     from research.labels import Labels
+    from research.weights import Plan
     from survey.analysis import schema_questionnaire
+    from survey.targets import load_targets
 
     await prepare_database(settings, migrate=False)
-    labels = Labels(I18n.load().translator(language), schema_questionnaire(settings.questionnaire_file))
-    table = await collect_from(settings.database_url, labels)
+    questionnaire = schema_questionnaire(settings.questionnaire_file)
+    labels = Labels(I18n.load().translator(language), questionnaire)
+    plan = Plan.from_settings(load_targets(questionnaire), settings)
+    what = Export(settings.database_url, language, questionnaire, True, plan, settings.speeder_fraction)
+    table = await collect_from(what, labels)
     codebook = out.with_name(f"{out.stem}-codebook.csv")
     out.parent.mkdir(parents=True, exist_ok=True)
     await asyncio.to_thread(WRITERS[file_format], table, out)

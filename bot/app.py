@@ -33,6 +33,7 @@ from core.i18n import LANGUAGES, N_, I18n
 from db import repo
 from db.engine import create_engine, session_factory, wipe_deleted
 from survey.analysis import schema_questionnaire
+from survey.targets import load_targets
 
 log = logging.getLogger(__name__)
 
@@ -117,6 +118,7 @@ def build_application(
         sessions=session_factory(engine),
         i18n=i18n,
         questionnaire=questionnaire,
+        targets=load_targets(questionnaire),
         clock=clock,
         rng=rng or random.SystemRandom(),
     )

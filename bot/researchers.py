@@ -12,6 +12,7 @@ import multiprocessing
 import tempfile
 from collections.abc import Mapping
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, replace
 from html import escape
 from pathlib import Path
 from typing import Any
@@ -30,8 +31,9 @@ from core.i18n import LANGUAGE_NAMES, I18n, supported_language
 from db import repo
 from db import stats as db_stats
 from db.engine import create_engine, session_factory
-from research import charts, export, report
+from research import charts, export, quality, report, tables, weights
 from research.labels import Labels
+from research.tables import Crosstab
 from survey.analysis import ANALYSIS, STATS_CUBE, VARIABLES, UnknownVariableError, variable
 from survey.model import Questionnaire
 
@@ -50,6 +52,40 @@ async def _labels(services: Services, session: AsyncSession, user: User) -> Labe
     chosen = await repo.researcher_language(session, services.researcher_pseudonym(user.id))
     language = chosen or supported_language(user.language_code) or services.settings.default_language
     return Labels(services.i18n.translator(language), services.questionnaire)
+
+
+RAW = "raw"
+"""An argument asking for unweighted figures: /stats raw, /crosstab stance age raw."""
+
+
+def _raw(context: Context) -> tuple[list[str], bool]:
+    """The command's arguments without `raw`, and whether it was there."""
+    args = context.args or []
+    kept = [arg for arg in args if arg.lower() != RAW]
+    return kept, len(kept) != len(args)
+
+
+async def _weighting(services: Services, session: AsyncSession, raw: bool) -> weights.Weighting | None:
+    """The weights of completed responses, unless unweighted figures are asked for."""
+    if raw or services.targets is None:
+        return None
+    return await weights.weighting(session, weights.Plan.from_settings(services.targets, services.settings))
+
+
+async def _cells(
+    services: Services, session: AsyncSession, names: list[str], raw: bool
+) -> tuple[
+    dict[tuple[db_stats.Value, ...], int], weights.Weighting | None, dict[tuple[db_stats.Value, ...], float]
+]:
+    """People per combination of `names` and, unless raw, the weights and the weighted cells.
+
+    Weighted figures stand on the responses the weighting covers (speeders left out), their n too.
+    """
+    weighting = await _weighting(services, session, raw)
+    scope = weighting.scope if weighting else db_stats.COMPLETED
+    cells = await db_stats.counts(session, names, scope)
+    weighted = await weights.weighted_counts(session, weighting, names) if weighting else {}
+    return cells, weighting, weighted
 
 
 async def _reply_lines(update: Update, lines: list[str]) -> None:
@@ -102,42 +138,79 @@ async def stats(update: Update, context: Context) -> None:
     """/stats: responses by status, today and this week, median time, and the main distributions."""
     services = context.services
     assert update.effective_user is not None
+    _args, raw = _raw(context)
     async with services.sessions.begin() as session:
         labels = await _labels(services, session, update.effective_user)
         zone = ZoneInfo(services.settings.timezone)
         figures = await db_stats.overview(session, services.clock(), zone, STATS_CUBE)
-    await _reply_lines(update, report.stats_lines(labels, figures, services.settings.min_cell))
+        weighting = await _weighting(services, session, raw)
+        if weighting is not None:  # the people the weighted shares stand on (speeders left out)
+            counted = await db_stats.margins(session, STATS_CUBE, weighting.scope)
+            figures = replace(figures, distributions=counted)
+        weighted = {
+            name: {
+                key[0]: w for key, w in (await weights.weighted_counts(session, weighting, [name])).items()
+            }
+            for name in STATS_CUBE
+            if weighting is not None
+        }
+        fast = await quality.speeders(session, services.settings.speeder_fraction)
+    lines = report.stats_lines(labels, figures, services.settings.min_cell, weighting, weighted, fast)
+    await _reply_lines(update, lines)
+
+
+async def _crosstab(
+    update: Update, context: Context, command: str
+) -> tuple[Labels, Crosstab, weights.Weighting | None] | None:
+    """The labels, the (weighted) table `/command OUTCOME BY` asks for and its weights, or None."""
+    services = context.services
+    assert update.effective_user is not None
+    args, raw = _raw(context)
+    async with services.sessions.begin() as session:
+        labels = await _labels(services, session, update.effective_user)
+        names = _variables(args, allowed=(2,))
+        cells, weighting, weighted = (
+            await _cells(services, session, names[::-1], raw) if names else ({}, None, {})
+        )
+    if not await _table_ready(update, labels, names, cells, command):
+        return None
+    assert names is not None
+    outcome, by = names
+    return labels, tables.crosstab(labels, outcome, by, cells, weighted), weighting
 
 
 async def crosstab(update: Update, context: Context) -> None:
-    """/crosstab ROW COLUMN: counts with row percentages among completed responses."""
-    services = context.services
-    assert update.effective_user is not None and update.effective_message is not None
-    async with services.sessions.begin() as session:
-        labels = await _labels(services, session, update.effective_user)
-        names = _variables(context.args or [], allowed=(2,))
-        cells = await db_stats.counts(session, names) if names else {}
-    if not await _table_ready(update, labels, names, cells, "crosstab"):
-        return
-    assert names is not None
-    row, column = names
-    await _reply_lines(update, report.crosstab_lines(labels, row, column, cells, services.settings.min_cell))
+    """/crosstab OUTCOME BY: the outcome's shares within each group of BY, n, and a test of independence."""
+    found = await _crosstab(update, context, "crosstab")
+    if found is not None:
+        labels, table, weighting = found
+        min_cell = context.services.settings.min_cell
+        await _reply_lines(update, report.crosstab_lines(labels, table, min_cell, weighting))
 
 
 async def chart(update: Update, context: Context) -> None:
-    """/chart ROW [COLUMN]: a bar chart as a photo, labelled in the researcher's language."""
+    """/chart OUTCOME [BY]: one variable's shares, or one 100% bar per group of BY, as a photo."""
     services = context.services
     assert update.effective_user is not None and update.effective_message is not None
-    async with services.sessions.begin() as session:
-        labels = await _labels(services, session, update.effective_user)
-        names = _variables(context.args or [], allowed=(1, 2))
-        cells = await db_stats.counts(session, names) if names else {}
-    if not await _table_ready(update, labels, names, cells, "chart"):
-        return
-    assert names is not None
-    spec = charts.chart_spec(
-        labels, names[0], names[1] if len(names) > 1 else None, cells, services.settings.min_cell
-    )
+    min_cell = services.settings.min_cell
+    args, raw = _raw(context)
+    if len(args) == 2:
+        found = await _crosstab(update, context, "chart")
+        if found is None:
+            return
+        labels, table, weighting = found
+        spec = charts.crosstab_spec(labels, table, min_cell, weighting)
+    else:
+        async with services.sessions.begin() as session:
+            labels = await _labels(services, session, update.effective_user)
+            names = _variables(args, allowed=(1,))
+            cells, weighting, weighted = (
+                await _cells(services, session, names, raw) if names else ({}, None, {})
+            )
+        if not await _table_ready(update, labels, names, cells, "chart"):
+            return
+        assert names is not None
+        spec = charts.chart_spec(labels, names[0], cells, min_cell, weighting, weighted)
     png = await asyncio.to_thread(charts.render_png, spec)
     await update.effective_message.reply_photo(
         InputFile(png, filename="chart.png"), caption=escape(spec.title[:MAX_CAPTION])
@@ -163,13 +236,19 @@ async def export_files(update: Update, context: Context) -> None:
             "Typed free text (city names, comments) is left out; send /export full to include it."
         )
         await message.reply_text(escape(free_text_left_out))
+    settings = services.settings
+    plan = weights.Plan.from_settings(services.targets, settings) if services.targets else None
     day = services.clock().astimezone(ZoneInfo(services.settings.timezone)).date().isoformat()
     with tempfile.TemporaryDirectory(prefix="export-") as folder:
         rows, paths = await export_in_a_process(
-            services.settings.database_url,
-            labels.language,
-            services.questionnaire,
-            full,
+            Export(
+                settings.database_url,
+                labels.language,
+                services.questionnaire,
+                full,
+                plan,
+                settings.speeder_fraction,
+            ),
             Path(folder),
             f"survey-{day}",
         )
@@ -185,38 +264,45 @@ async def export_files(update: Update, context: Context) -> None:
     log.info("export", extra={"rows": rows})
 
 
-async def export_in_a_process(
-    database_url: str, language: str, questionnaire: Questionnaire, full: bool, folder: Path, stem: str
-) -> tuple[int, list[Path]]:
+@dataclass(frozen=True)
+class Export:
+    """What an export reads: the database, in which language, everything or no free text, weighted how."""
+
+    database_url: str
+    language: str
+    questionnaire: Questionnaire
+    full: bool
+    plan: weights.Plan | None
+    speeder_fraction: float
+
+
+async def export_in_a_process(what: Export, folder: Path, stem: str) -> tuple[int, list[Path]]:
     """build_export in a process of its own: its CPU time never holds the bot's event loop (nor its GIL)."""
     pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
-    arguments = (database_url, language, questionnaire, full, folder, stem)
     try:
-        return await asyncio.get_running_loop().run_in_executor(pool, build_export, *arguments)
+        return await asyncio.get_running_loop().run_in_executor(pool, build_export, what, folder, stem)
     finally:
         pool.shutdown(wait=False)
 
 
-def build_export(
-    database_url: str, language: str, questionnaire: Questionnaire, full: bool, folder: Path, stem: str
-) -> tuple[int, list[Path]]:
+def build_export(what: Export, folder: Path, stem: str) -> tuple[int, list[Path]]:
     """Read the dataset and write every format and the codebook: the rows and the paths (see write_all).
 
     Blocking and CPU-heavy (0.5 s stalls of an event loop per 5,000 rows, even from a thread): the
     bot runs it in a process of its own, which reads on an engine of its own.
     """
-    labels = Labels(I18n.load().translator(language), questionnaire)
-    table = asyncio.run(collect_from(database_url, labels))
-    if not full:
-        table = export.without_free_text(table, questionnaire)
+    labels = Labels(I18n.load().translator(what.language), what.questionnaire)
+    table = asyncio.run(collect_from(what, labels))
+    if not what.full:
+        table = export.without_free_text(table, what.questionnaire)
     return table.rows, write_all(table, folder, stem)
 
 
-async def collect_from(database_url: str, labels: Labels) -> export.Table:
+async def collect_from(what: Export, labels: Labels) -> export.Table:
     """The dataset, read on an engine of its own (disposed of afterwards)."""
-    engine = create_engine(database_url)
+    engine = create_engine(what.database_url)
     try:
-        return await export.collect(session_factory(engine), labels)
+        return await export.collect(session_factory(engine), labels, what.plan, what.speeder_fraction)
     finally:
         await engine.dispose()
 

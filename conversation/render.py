@@ -6,7 +6,7 @@ Telegram-free: a View says what to show; the Telegram glue turns its buttons int
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from html import escape
 
@@ -98,6 +98,12 @@ def consent_prompt(_: Translator, unlink_after_days: int) -> View:
     return View(escape(text), buttons)
 
 
+def _position(question: Question) -> Callable[[str], int]:
+    """An option code's place in the question's list (unknown codes last)."""
+    order = {code: index for index, code in enumerate(question.codes)}
+    return lambda code: order.get(code, len(order))
+
+
 def answer_text(
     _: Translator,
     question: Question,
@@ -115,7 +121,11 @@ def answer_text(
         if limit and len(text) > limit:
             text = text[:limit].rstrip() + "…"
         return escape(text)
-    codes = value.choices if question.kind is Kind.MULTI else (value.option or "",)
+    codes = (
+        sorted(value.choices, key=_position(question))  # in the order the question lists them
+        if question.kind is Kind.MULTI
+        else (value.option or "",)
+    )
     return escape(", ".join(_(label_of(question, questionnaire, code)) for code in codes))
 
 

@@ -15,6 +15,7 @@ from core import privacy
 from core.config import Settings
 from core.i18n import I18n
 from survey.model import Questionnaire
+from survey.targets import Targets
 
 PARTICIPANT_CACHE_SIZE = 10_000
 """Participation hashes kept in memory (never stored), so one person costs one scrypt per process."""
@@ -34,6 +35,8 @@ class Services:
     sessions: async_sessionmaker[AsyncSession]
     i18n: I18n
     questionnaire: Questionnaire
+    targets: Targets | None = None
+    """Population margins for weighted figures (survey/targets.yaml); None: unweighted only."""
     clock: Callable[[], datetime] = utc_now
     rng: random.Random = field(default_factory=random.SystemRandom)
     _participant_hashes: OrderedDict[str, str] = field(default_factory=OrderedDict)

@@ -55,6 +55,9 @@ class Settings(SchemaSettings):
     digest_grace_hours: float = Field(default=6, ge=0)
     timezone: str = "Asia/Almaty"
     min_cell: int = Field(default=10, ge=1)
+    weight_cap: float = Field(default=5, gt=1)
+    speeder_fraction: float = Field(default=1 / 3, gt=0, lt=1)
+    weight_speeders: bool = False
     default_language: Language = "ru"
     bot_api_url: str = "https://api.telegram.org"
     webhook_url: str | None = None

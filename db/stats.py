@@ -29,13 +29,15 @@ _TABLE = Response.__table__
 class Scope:
     """Which responses a figure counts: one status (None: all) and an optional time window.
 
-    The window is [since, until) on `time_column`; datetimes must be timezone-aware.
+    The window is [since, until) on `time_column`; datetimes must be timezone-aware. With
+    `min_seconds`, responses completed faster than that are left out (speeders).
     """
 
     status: ResponseStatus | None = ResponseStatus.COMPLETE
     since: datetime | None = None
     until: datetime | None = None
     time_column: TimeColumn = "completed_at"
+    min_seconds: float | None = None
 
     def conditions(self) -> list[ColumnElement[bool]]:
         """The WHERE clauses of this scope."""
@@ -47,6 +49,8 @@ class Scope:
             found.append(moment >= self.since)
         if self.until is not None:
             found.append(moment < self.until)
+        if self.min_seconds is not None:
+            found.append(Response.duration_seconds >= self.min_seconds)
         return found
 
 

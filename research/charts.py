@@ -10,12 +10,16 @@ from io import BytesIO
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from core.i18n import N_
 from db.stats import Value
 from research.labels import Labels
 from research.report import SMALL_MARK, number
+from research.tables import Crosstab
+from research.weights import Weighting
 
 LABEL_WIDTH = 28
 SHOW_SHARE_FROM = 0.06
+NOTE_WIDTH = 95
 
 
 @dataclass(frozen=True)
@@ -32,31 +36,58 @@ class ChartSpec:
     """One per segment; None: matplotlib's default cycle."""
 
 
+WEIGHTED_NOTE = N_("Percentages weighted to Kazakhstan's adults by age × sex and settlement; n unweighted.")
+UNWEIGHTED_NOTE = N_("Unweighted percentages.")
+
+
+def _note(labels: Labels, min_cell: int, weighting: Weighting | None) -> str:
+    small = labels._("{mark} fewer than {min_cell} respondents.", mark=SMALL_MARK, min_cell=min_cell)
+    return f"{labels._(WEIGHTED_NOTE if weighting else UNWEIGHTED_NOTE)} {small}"
+
+
+def _bar(label: str, n: int, labels: Labels, min_cell: int) -> str:
+    return f"{label} (n = {number(n, labels.language)}{SMALL_MARK if 0 < n < min_cell else ''})"
+
+
 def chart_spec(
-    labels: Labels, row: str, column: str | None, cells: Mapping[tuple[Value, ...], int], min_cell: int
+    labels: Labels,
+    name: str,
+    cells: Mapping[tuple[Value, ...], int],
+    min_cell: int,
+    weighting: Weighting | None = None,
+    weighted: Mapping[tuple[Value, ...], float] | None = None,
 ) -> ChartSpec:
-    """The chart of `row` (shares of all responses) or of `row` by `column` (row shares)."""
+    """The chart of one variable: each value's share of all responses (weighted when given)."""
     total = sum(cells.values())
-    rows = labels.ordered(row, {key[0] for key in cells})
-    columns = labels.ordered(column, {key[1] for key in cells}) if column else [None]
-    counts = [sum(n for key, n in cells.items() if key[0] == r) for r in rows]
-    if column is None:
-        shares = [[n / total if total else 0.0 for n in counts]]
-        segments = [labels.variable(row)]
-    else:
-        shares = [
-            [cells.get((r, c), 0) / n if n else 0.0 for r, n in zip(rows, counts, strict=True)]
-            for c in columns
-        ]
-        segments = [labels.value(column, c) for c in columns]
-    names = [labels.variable(row)] + ([labels.variable(column)] if column else [])
-    bars = [
-        f"{labels.value(row, r)} (n = {number(n, labels.language)}{SMALL_MARK if 0 < n < min_cell else ''})"
-        for r, n in zip(rows, counts, strict=True)
-    ]
-    note = labels._("{mark} fewer than {min_cell} respondents.", mark=SMALL_MARK, min_cell=min_cell)
-    title = f"{' × '.join(names)} (n = {number(total, labels.language)})"
-    return ChartSpec(title, bars, segments, shares, counts, note)
+    values = labels.ordered(name, {key[0] for key in cells})
+    counts = [sum(n for key, n in cells.items() if key[0] == v) for v in values]
+    masses = [weighted.get((v,), 0.0) for v in values] if weighted else counts
+    whole = sum(masses)
+    return ChartSpec(
+        title=f"{labels.variable(name)} (n = {number(total, labels.language)})",
+        bars=[_bar(labels.value(name, v), n, labels, min_cell) for v, n in zip(values, counts, strict=True)],
+        segments=[labels.variable(name)],
+        shares=[[m / whole if whole else 0.0 for m in masses]],
+        counts=counts,
+        note=_note(labels, min_cell, weighting),
+    )
+
+
+def crosstab_spec(
+    labels: Labels, table: Crosstab, min_cell: int, weighting: Weighting | None = None
+) -> ChartSpec:
+    """The chart of a cross-tab: one 100% bar per group, split by the outcome, n per bar."""
+    title = labels._(
+        "{outcome} by {by}", outcome=labels.variable(table.outcome), by=labels.variable(table.by)
+    )
+    return ChartSpec(
+        title=f"{title} (n = {number(table.total, labels.language)})",
+        bars=[_bar(labels.value(table.by, g), table.n(g), labels, min_cell) for g in table.groups],
+        segments=[labels.value(table.outcome, o) for o in table.outcomes],
+        shares=[[table.share(g, o) for g in table.groups] for o in table.outcomes],
+        counts=[table.n(g) for g in table.groups],
+        note=_note(labels, min_cell, weighting),
+    )
 
 
 def render_png(spec: ChartSpec) -> bytes:
@@ -82,7 +113,7 @@ def render_png(spec: ChartSpec) -> bytes:
     axes.set_title(textwrap.fill(spec.title, 70), fontsize=11)
     if stacked:
         figure.legend(loc="outside lower center", ncols=min(3, len(spec.segments)), fontsize=8)
-    figure.text(0.01, 0.0, spec.note, fontsize=7, ha="left", va="bottom")
+    axes.set_xlabel(textwrap.fill(spec.note, NOTE_WIDTH), fontsize=7, loc="left")
     buffer = BytesIO()
     figure.savefig(buffer, format="png")
     return buffer.getvalue()

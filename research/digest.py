@@ -25,8 +25,9 @@ from survey.flow import label_of
 from survey.model import SKIP, Breakdown, DigestPlan, Questionnaire
 
 NOT_STATED = "not_stated"
-COLORS = ("#1f77b4", "#d62728", "#7f7f7f", "#2ca02c", "#ff7f0e", "#9467bd")
+COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#bcbd22", "#c7c7c7", "#9467bd")
 """The chart's colours, in the order of the categories the digest names."""
+EVERYONE = N_("everyone")
 CHART_TITLE = N_("Views of the war by age (n = {n})")
 TITLE = N_("Survey on views of the war in Ukraine: results as of {date}")
 MAX_MESSAGE_CHARS = 4096
@@ -153,13 +154,33 @@ def _group_label(_: Translator, questionnaire: Questionnaire, breakdown: Breakdo
     return _(label_of(questionnaire[variable.question], questionnaire, str(code)))
 
 
-def _row_sentence(_: Translator, plan: DigestPlan, table: SafeTable, row: Hashable) -> str:
-    """The group's shares of the main views; a group showing nothing but zeros says too few."""
+def word(questionnaire: Questionnaire, code: str) -> str:
+    """The msgid naming an outcome category: its digest word, else its option's label."""
+    plan = questionnaire.analysis.digest
+    return plan.words.get(code) or label_of(questionnaire[plan.outcome], questionnaire, code)
+
+
+def ordered(plan: DigestPlan) -> list[str]:
+    """Every outcome category: those the digest names first, in its order, then the others."""
+    return [*plan.words, *(c for c in plan.categories if c not in plan.words)]
+
+
+def _row_sentence(
+    _: Translator, questionnaire: Questionnaire, table: SafeTable, row: Hashable, k: int
+) -> str:
+    """The group's share of every answer (they add up to 100%); answers given by fewer than k
+    people are named as such; a group showing nothing but zeros says too few."""
+    plan = questionnaire.analysis.digest
     shares = round_shares({column: table.share(row, column) for column in plan.categories})
-    shown = {c: shares[c] for c in plan.words if shares.get(c) is not None}
-    if not any(shown.values()):
+    order = ordered(plan)
+    shown = {c: shares[c] for c in order if shares.get(c)}
+    if not shown:
         return _("too few answers to show")
-    return ", ".join(f"{share}% {_(plan.words[c])}" for c, share in shown.items())
+    sentence = ", ".join(f"{share}% {_(word(questionnaire, c))}" for c, share in shown.items())
+    fewer = [_(word(questionnaire, c)) for c in order if c in plan.words and not shares.get(c)]
+    if fewer:
+        sentence += "; " + _("fewer than {k} people: {answers}", k=k, answers=", ".join(fewer))
+    return sentence
 
 
 def compose_language(_: Translator, writer: DigestWriter, figures: Figures, link: str) -> str:
@@ -169,7 +190,7 @@ def compose_language(_: Translator, writer: DigestWriter, figures: Figures, link
     title = _(TITLE, date=moment)
     invitation = _("Take part: {link}", link=link)
     total = figures.total
-    if total is None:
+    if not total:  # too few, or nobody yet: no figures, and no headings with nothing under them
         body = [_("Not enough people have taken part yet to publish results safely."), invitation]
         return "\n".join([_bold(title), *map(escape, body)])
     lines = [_bold(title)]
@@ -191,7 +212,12 @@ def compose_language(_: Translator, writer: DigestWriter, figures: Figures, link
         )
         lines.append(escape(unchanged))
     overall = next(iter(figures.tables.values()))
-    lines += ["", escape(_("Views of the war: {parts}.", parts=_row_sentence(_, plan, overall, TOTAL)))]
+    lines += [
+        "",
+        escape(
+            _("Views of the war: {parts}.", parts=_row_sentence(_, writer.questionnaire, overall, TOTAL, k))
+        ),
+    ]
     for breakdown in plan.by:
         table = figures.tables[breakdown.variable]
         rows = [row for row in table.rows if table.count(row, TOTAL)]
@@ -199,7 +225,7 @@ def compose_language(_: Translator, writer: DigestWriter, figures: Figures, link
             lines += ["", _bold(_(breakdown.heading))]
         for row in rows:
             label = _group_label(_, writer.questionnaire, breakdown, row)
-            lines.append(escape(f"• {label}: {_row_sentence(_, plan, table, row)}"))
+            lines.append(escape(f"• {label}: {_row_sentence(_, writer.questionnaire, table, row, k)}"))
     footnote = _(
         "Shares are worked out from counts rounded to steps of {k} people, "
         "so that nobody can be singled out.",
@@ -211,6 +237,18 @@ def compose_language(_: Translator, writer: DigestWriter, figures: Figures, link
 
 def _bold(text: str) -> str:
     return f"<b>{escape(text)}</b>"
+
+
+def chart_bars(figures: Figures, plan: DigestPlan) -> list[tuple[Hashable, dict[str, int]]]:
+    """The chart's bars: everyone, then each group of the first breakdown with people in it, each
+    with the whole percentage of every outcome category (adding up to 100)."""
+    table = figures.tables[plan.by[0].variable]
+    rows = [TOTAL, *(r for r in table.rows if r != NOT_STATED and table.count(r, TOTAL))]
+    bars = []
+    for row in rows:
+        percents = round_shares({c: table.share(row, c) for c in plan.categories})
+        bars.append((row, {c: percents[c] or 0 for c in plan.categories}))
+    return bars
 
 
 @dataclass(frozen=True)
@@ -230,25 +268,29 @@ class DigestWriter:
         joined = "\n\n———\n\n".join(parts)
         return [joined] if len(joined) <= MAX_MESSAGE_CHARS else parts
 
+    def words(self, message: str, **values: object) -> str:
+        """A msgid in every language of the digest, e.g. "бәрі / все"."""
+        languages = self.settings.digest_languages
+        return " / ".join(self.i18n.gettext(lang, message, **values) for lang in languages)
+
     def chart(self, figures: Figures) -> bytes | None:
-        """A bar chart of the outcome's shares by the first breakdown (hidden groups left out), as PNG."""
+        """The outcome's shares by the first breakdown as PNG: every answer drawn, so that each bar
+        reaches 100%; its words in each language of the digest."""
         plan = self.questionnaire.analysis.digest
-        if figures.total is None:
+        if not figures.total:
             return None
+        bars = chart_bars(figures, plan)
+        order = ordered(plan)
         table = figures.tables[plan.by[0].variable]
-        _ = self.i18n.translator(self.settings.digest_languages[0])
-        rows = [TOTAL, *(r for r in table.rows if r != NOT_STATED and table.count(r, TOTAL))]
-        percents = [round_shares({c: table.share(r, c) for c in plan.categories}) for r in rows]
-        shown = list(plan.words)
         return charts.render_png(
             charts.ChartSpec(
-                title=_(CHART_TITLE, n=figures.total),
-                bars=[_("everyone") if r == TOTAL else str(r).replace("-", "–") for r in rows],
-                segments=[_(plan.words[column]) for column in shown],
-                shares=[[(p.get(column) or 0) / 100 for p in percents] for column in shown],
-                counts=[table.count(r, TOTAL) or 0 for r in rows],
+                title=self.words(CHART_TITLE, n=figures.total),
+                bars=[self.words(EVERYONE) if r == TOTAL else str(r).replace("-", "–") for r, _p in bars],
+                segments=[self.words(word(self.questionnaire, column)) for column in order],
+                shares=[[percents[column] / 100 for _r, percents in bars] for column in order],
+                counts=[table.count(r, TOTAL) or 0 for r, _p in bars],
                 note="",
-                colors=tuple(islice(cycle(COLORS), len(shown))),
+                colors=tuple(islice(cycle(COLORS), len(order))),
             )
         )
 

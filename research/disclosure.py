@@ -19,10 +19,12 @@ import hashlib
 import hmac
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 TOTAL = "__total__"
 
 Key = tuple[Hashable, Hashable]
+K = TypeVar("K", bound=Hashable)
 
 
 @dataclass(frozen=True)
@@ -81,10 +83,10 @@ def round_table(
     return SafeTable(rows, tuple(columns), counts)
 
 
-def round_shares(shares: Mapping[Hashable, float | None]) -> dict[Hashable, int | None]:
+def round_shares(shares: Mapping[K, float | None]) -> dict[K, int | None]:
     """Whole percentages that add up to 100 (largest remainders), hidden entries left as None."""
     visible = {key: value for key, value in shares.items() if value is not None}
-    result: dict[Hashable, int | None] = dict.fromkeys(shares)
+    result: dict[K, int | None] = dict.fromkeys(shares)
     if not visible:
         return result
     total = sum(visible.values())

@@ -18,15 +18,20 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from babel.numbers import format_decimal
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.i18n import N_
 from db.export import ResponseRecord, response_records
+from db.models import ResponseStatus
 from research.labels import Labels
+from research.quality import speeders
 from research.report import STATUS_NAMES
-from survey.analysis import analysis_value
+from research.weights import Plan, Weighting
+from research.weights import weighting as raking
+from survey.analysis import ANSWER_COLUMNS, analysis_value
 from survey.flow import label_of
-from survey.model import Kind, Questionnaire
+from survey.model import SKIP, Kind, Questionnaire
 
 CSV_ENCODING = "utf-8-sig"
 """UTF-8 with a byte-order mark, so that spreadsheet programs read Cyrillic correctly."""
@@ -36,8 +41,32 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 """What makes a spreadsheet read a cell as a formula (OWASP CSV injection)."""
 DATA_SHEET = "data"
 CODEBOOK_SHEET = "codebook"
-CODEBOOK_HEADER = ("variable", "label", "type", "question", "value", "value_label")
+CODEBOOK_HEADER = ("variable", "label", "type", "question", "value", "value_label", "sav_dta_code")
+REFUSED = 99
+"""The number of "Prefer not to answer" in .sav (declared user-missing)."""
+STATA_REFUSED = "a"
+"""Stata's extended missing value .a stands for "Prefer not to answer" in .dta."""
+STATA_LABEL = 80
+"""Stata's longest variable label."""
 CHOSEN_LABELS = {0: N_("Not chosen"), 1: N_("Chosen")}
+DERIVED_NOTE = N_(
+    "Asked only of those who chose two or more sources; with one source chosen it is that one; "
+    "someone who follows no news has none (I don't follow the news); empty when the sources "
+    "question was skipped."
+)
+WEIGHT = "weight"
+SPEEDER = "speeder"
+SPEEDER_EXPLAINED = N_(
+    "1: completed in under {fraction} of the median time of completed responses (a speeder); "
+    "0: completed in more; empty for responses not completed."
+)
+WEIGHT_EXPLAINED = N_(
+    "Raking weight of a completed response: age band × sex and settlement (Almaty, Astana and "
+    "Shymkent; other towns; rural) matched to Kazakhstan's adults (Bureau of National Statistics, "
+    "survey/targets.yaml), trimmed at {cap} times the mean, mean 1 over completed responses. Someone "
+    "who skipped age, gender or place, or lives abroad, is left out of that margin's adjustment. "
+    "Empty for responses not completed."
+)
 
 
 @dataclass(frozen=True)
@@ -49,6 +78,8 @@ class Variable:
     numeric: bool = False
     value_labels: dict[Any, str] = field(default_factory=dict)
     question: str = ""
+    scale: bool = False
+    """A quantity (age, time, weight): a scale variable in SPSS, not a category."""
 
 
 @dataclass
@@ -75,7 +106,7 @@ def variables(labels: Labels) -> list[Variable]:
         ),
         Variable("started_at", _("Started (UTC)")),
         Variable("completed_at", _("Completed (UTC)")),
-        Variable("duration_seconds", _("Time to complete, seconds"), numeric=True),
+        Variable("duration_seconds", _("Time to complete, seconds"), numeric=True, scale=True),
     ]
     for question in questionnaire:
         if question.randomize_except_last is not None:
@@ -99,9 +130,13 @@ def variables(labels: Labels) -> list[Variable]:
                     )
                 )
             continue
+        if question.options_from:
+            text += " " + _(DERIVED_NOTE)
         numeric = question.kind is Kind.INTEGER
         value_labels = _value_labels(labels, question.id) if question.kind is Kind.SINGLE else {}
-        found.append(Variable(question.id, _(question.short), numeric, value_labels, text))
+        if question.kind is Kind.TEXT and SKIP in question.codes:
+            value_labels = {SKIP: labels.value(question.id, SKIP)}
+        found.append(Variable(question.id, _(question.short), numeric, value_labels, text, scale=numeric))
         for band in _banded(questionnaire, question.id):
             found.append(Variable(band, labels.variable(band), value_labels=_value_labels(labels, band)))
     return found
@@ -144,7 +179,7 @@ def record_values(record: ResponseRecord, labels: Labels) -> dict[str, Any]:
         elif question.kind is Kind.INTEGER:
             row[question.id] = value.number if value else None
         elif question.kind is Kind.TEXT:
-            row[question.id] = value.text if value else None
+            row[question.id] = (SKIP if value.skipped else value.text) if value else None
         else:
             row[question.id] = value.option if value else None
         for band in _banded(labels.questionnaire, question.id):
@@ -152,13 +187,69 @@ def record_values(record: ResponseRecord, labels: Labels) -> dict[str, Any]:
     return row
 
 
-async def collect(sessions: async_sessionmaker[AsyncSession], labels: Labels) -> Table:
-    """Read every response from the database into a Table."""
-    found = variables(labels)
+def weight_variable(labels: Labels, plan: Plan) -> Variable:
+    """The `weight` column and what the codebook says of it."""
+    _ = labels._
+    explained = _(WEIGHT_EXPLAINED, cap=format_decimal(plan.cap or 0, locale=labels.language))
+    if plan.speeder_fraction is not None:
+        explained += " " + _("Speeders are left out: their weight is empty.")
+    return Variable(
+        WEIGHT, _("Weight (raking to population margins)"), numeric=True, question=explained, scale=True
+    )
+
+
+def record_weight(record: ResponseRecord, weighting: Weighting) -> float | None:
+    """A completed response's weight, from its answers to the weighting questions; None otherwise."""
+    if record.status is not ResponseStatus.COMPLETE:
+        return None
+    columns = {column: question for question, column in ANSWER_COLUMNS.items()}
+    values = []
+    for name in weighting.targets.variables:
+        answer = record.answers.get(columns[name])
+        values.append(analysis_value(columns[name], answer) if answer else None)
+    return weighting.weight(tuple(values))
+
+
+def quality_variables(labels: Labels, fraction: float) -> list[Variable]:
+    """The quality flag columns and what the codebook says of them."""
+    _ = labels._
+    return [
+        Variable(
+            SPEEDER,
+            _("Speeder"),
+            numeric=True,
+            value_labels={0: _("No"), 1: _("Yes")},
+            question=_(
+                SPEEDER_EXPLAINED, fraction=format_decimal(fraction, format="0.###", locale=labels.language)
+            ),
+        )
+    ]
+
+
+async def collect(
+    sessions: async_sessionmaker[AsyncSession],
+    labels: Labels,
+    plan: Plan | None = None,
+    speeder_fraction: float = 1 / 3,
+) -> Table:
+    """Read every response into a Table, with quality flags and, given a plan, a `weight` column."""
+    found = variables(labels) + quality_variables(labels, speeder_fraction)
+    weighting = None
+    async with sessions.begin() as session:
+        fast = await speeders(session, speeder_fraction)
+        if plan is not None:
+            weighting = await raking(session, plan)
+    if plan is not None:
+        found.append(weight_variable(labels, plan))
     columns: dict[str, list[Any]] = {variable.name: [] for variable in found}
     async for chunk in response_records(sessions):
         for record in chunk:
             row = record_values(record, labels)
+            complete = record.status is ResponseStatus.COMPLETE
+            row[SPEEDER] = fast.flag(record.duration_seconds) if complete else None
+            if weighting is not None:
+                left_out = weighting.left_out is not None and row[SPEEDER] == 1
+                row[WEIGHT] = None if left_out else record_weight(record, weighting)
             for name, values in columns.items():
                 values.append(row.get(name))
     return Table(found, columns)
@@ -192,14 +283,36 @@ def write_csv(table: Table, path: Path) -> None:
         writer.writerows(_spreadsheet_rows(table))
 
 
+def numeric_codes(variable: Variable) -> dict[Any, int]:
+    """The numbers a coded string variable takes in .sav and .dta: 1, 2, ... in order; REFUSED for skip."""
+    if variable.numeric or variable.scale or not variable.value_labels:
+        return {}
+    ordered = [code for code in variable.value_labels if code != SKIP]
+    codes = {code: number for number, code in enumerate(ordered, start=1)}
+    return {**codes, SKIP: REFUSED} if SKIP in variable.value_labels else codes
+
+
+def _coded(variable: Variable) -> bool:
+    """Whether .sav and .dta hold the variable as numbers with value labels (a coded choice)."""
+    return bool(numeric_codes(variable)) and variable.value_labels.keys() != {SKIP}
+
+
 def codebook_rows(table: Table) -> list[tuple[str, ...]]:
-    """The codebook: a line per variable, then a line per labelled value."""
+    """The codebook: a line per variable, then a line per labelled value with its .sav/.dta number."""
     lines: list[tuple[str, ...]] = []
     for v in table.variables:
         kind = "numeric" if v.numeric else "string"
-        lines.append((v.name, v.label, kind, v.question, "", ""))
-        lines += [(v.name, "", "", "", str(value), label) for value, label in v.value_labels.items()]
+        lines.append((v.name, v.label, kind, v.question, "", "", ""))
+        codes = numeric_codes(v) if _coded(v) else {}
+        for value, label in v.value_labels.items():
+            lines.append((v.name, "", "", "", str(value), label, _stats_code(codes.get(value))))
     return lines
+
+
+def _stats_code(number: int | None) -> str:
+    if number is None:
+        return ""
+    return f"{REFUSED} (Stata .{STATA_REFUSED})" if number == REFUSED else str(number)
 
 
 def write_codebook(table: Table, path: Path) -> None:
@@ -226,24 +339,79 @@ def write_xlsx(table: Table, path: Path) -> None:
     workbook.save(path)
 
 
+def _package_column(variable: Variable, values: list[Any], refused: Any) -> Any:
+    """A column as a statistics package gets it: coded choices as numbers (skip: `refused`)."""
+    import pandas as pd
+
+    if _coded(variable):
+        codes = {**numeric_codes(variable), SKIP: refused}
+        return pd.Series([None if v is None else codes.get(v) for v in values], dtype="object")
+    return pd.array(values, dtype="float64" if variable.numeric else "object")
+
+
+def _package_labels(variable: Variable, refused: Any) -> dict[Any, str]:
+    if not _coded(variable):
+        return variable.value_labels
+    codes = {**numeric_codes(variable), SKIP: refused}
+    return {codes[code]: label for code, label in variable.value_labels.items()}
+
+
 def write_sav(table: Table, path: Path) -> None:
-    """An SPSS file with variable labels and value labels."""
+    """An SPSS file: labels; coded choices as numbers, "Prefer not to answer" user-missing (99, or
+    "skip" for text), no answer system-missing; age, time and weight scale variables."""
     import pandas as pd
     import pyreadstat
 
     frame = pd.DataFrame(
-        {
-            v.name: pd.array(table.columns[v.name], dtype="float64" if v.numeric else "object")
-            for v in table.variables
-        }
+        {v.name: _package_column(v, table.columns[v.name], REFUSED) for v in table.variables}
     )
+    for v in table.variables:
+        if _coded(v):
+            frame[v.name] = frame[v.name].astype("float64")
+    refusable = [v for v in table.variables if SKIP in v.value_labels]
     pyreadstat.write_sav(
         frame,
         str(path),
         column_labels={v.name: v.label for v in table.variables},
-        variable_value_labels={v.name: v.value_labels for v in table.variables if v.value_labels},
+        variable_value_labels={
+            v.name: _package_labels(v, REFUSED) for v in table.variables if v.value_labels
+        },
+        missing_ranges={v.name: [REFUSED if _coded(v) else SKIP] for v in refusable},
+        variable_measure={v.name: "scale" if v.scale else "nominal" for v in table.variables},
+        variable_format={v.name: "F8.0" for v in table.variables if v.scale and v.name != WEIGHT},
     )
 
 
-WRITERS: dict[str, Callable[[Table, Path], None]] = {"csv": write_csv, "xlsx": write_xlsx, "sav": write_sav}
+def write_dta(table: Table, path: Path) -> None:
+    """A Stata file: labels; coded choices as numbers with value labels, "Prefer not to answer" the
+    extended missing value .a (text keeps "skip"), no answer the system missing value ."""
+    import pandas as pd
+    import pyreadstat
+
+    frame = pd.DataFrame(
+        {v.name: _package_column(v, table.columns[v.name], STATA_REFUSED) for v in table.variables}
+    )
+    for v in table.variables:  # Stata's missing string is empty (and long strL texts need it so)
+        if not v.numeric and not _coded(v):
+            frame[v.name] = frame[v.name].fillna("")
+    refusable = [v.name for v in table.variables if _coded(v) and SKIP in v.value_labels]
+    pyreadstat.write_dta(
+        frame,
+        str(path),
+        column_labels={v.name: v.label[:STATA_LABEL] for v in table.variables},
+        variable_value_labels={
+            v.name: {k: label[:STATA_LABEL] for k, label in _package_labels(v, STATA_REFUSED).items()}
+            for v in table.variables
+            if (v.numeric or _coded(v)) and v.value_labels
+        },
+        missing_user_values={name: [STATA_REFUSED] for name in refusable},
+    )
+
+
+WRITERS: dict[str, Callable[[Table, Path], None]] = {
+    "csv": write_csv,
+    "xlsx": write_xlsx,
+    "sav": write_sav,
+    "dta": write_dta,
+}
 """Dataset formats by file extension."""

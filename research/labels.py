@@ -8,6 +8,8 @@ from survey.model import LANGUAGE_VARIABLE, SKIP, SKIP_LABEL, Questionnaire, Var
 
 NO_ANSWER = N_("No answer")
 LANGUAGE_NAME = N_("Survey language")
+SHORT_NO_ANSWER = N_("No ans.")
+SHORT_SKIP = N_("Refused")
 
 
 class Labels:
@@ -40,9 +42,9 @@ class Labels:
         if variable.bands:
             return [band.code for band in variable.bands] + [SKIP]
         question = self.questionnaire[variable.question]
-        if question.options_from:
+        if question.options_from:  # with one source chosen it is that one: an exclusive one too
             source = self.questionnaire[question.options_from]
-            return [o.code for o in source.options if not o.exclusive] + [SKIP]
+            return [o.code for o in source.options] + [SKIP]
         return list(question.codes)
 
     def value(self, name: str, code: str | None) -> str:
@@ -58,6 +60,21 @@ class Labels:
             return self._(label_of(self.questionnaire[variable.question], self.questionnaire, code))
         except KeyError:
             return code  # a code of an older questionnaire version
+
+    def short(self, name: str, code: str | None) -> str:
+        """A value's short label for table columns and rows: its option's `short` msgid, else its label."""
+        if code is None:
+            return self._(SHORT_NO_ANSWER)
+        if code == SKIP:
+            return self._(SHORT_SKIP)
+        variable = self._analysed(name)
+        if name != LANGUAGE_VARIABLE and not variable.bands:
+            question = self.questionnaire[variable.question]
+            source = self.questionnaire[question.options_from] if question.options_from else question
+            option = next((o for o in source.options if o.code == code), None)
+            if option is not None and option.short:
+                return self._(option.short)
+        return self.value(name, code)
 
     def ordered(self, name: str, present: set[str | None]) -> list[str | None]:
         """The values in `present`, in questionnaire order, unknown codes and None last."""

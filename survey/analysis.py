@@ -94,7 +94,7 @@ class Proportion:
         return wilson_interval(self.count, self.total)
 
 
-def wilson_interval(count: int, total: int, z: float = WILSON_Z) -> tuple[float, float]:
+def wilson_interval(count: float, total: float, z: float = WILSON_Z) -> tuple[float, float]:
     """The Wilson score interval for a binomial proportion count/total."""
     if total <= 0:
         return (0.0, 0.0)

@@ -42,6 +42,8 @@ class Option:
     code: str
     label: str
     exclusive: bool = False
+    short: str | None = None
+    """A label short enough for a phone-width table column (msgid), if the label is not."""
 
 
 @dataclass(frozen=True)
@@ -200,6 +202,7 @@ class Questionnaire:
         for question in self.questions:
             found += [question.text, question.short, question.skip_label]
             found += [option.label for option in question.options]
+            found += [option.short for option in question.options if option.short]
         found += self.analysis.msgids()
         return list(dict.fromkeys(found))
 
@@ -227,7 +230,9 @@ def _options(raw: dict[str, Any], where: str) -> tuple[Option, ...]:
         code = _code(item.get("code"), f"{where}.options[{index}]")
         if code == SKIP:
             raise QuestionnaireError(f"{where}.options[{index}]", "'skip' is added automatically")
-        options.append(Option(code, _text(item, "label", f"{where}.{code}"), bool(item.get("exclusive"))))
+        label = _text(item, "label", f"{where}.{code}")
+        short = _text(item, "short", f"{where}.{code}") if "short" in item else None
+        options.append(Option(code, label, bool(item.get("exclusive")), short))
     codes = [o.code for o in options]
     duplicates = sorted({c for c in codes if codes.count(c) > 1})
     if duplicates:

@@ -51,7 +51,7 @@ COMPLETED = [
     *_completed("ukraine", 8, 25, sources=("telegram", "social"), main_source="telegram", language="kk"),
     *_completed("ukraine", 2, 35, sources=("intl",), main_source="intl", neutrality="more_ukraine"),
     *_completed("peace", 2, 22, city="shymkent", gender="male", started=NOW - timedelta(hours=2)),
-    *_completed("peace", 3, 33, sources=("none",), main_source=None, started=NOW - timedelta(days=3)),
+    *_completed("peace", 3, 33, sources=("none",), main_source="none", started=NOW - timedelta(days=3)),
     *_completed("russia", 4, 61, neutrality="more_russia", minutes=10),
     *_completed("skip", 1, 31, neutrality="skip", minutes=1),
 ]

@@ -70,6 +70,19 @@ def _empty(value: Any) -> bool:
     return value is None or value == "" or (isinstance(value, float) and value != value)
 
 
+def _decoded(rows: list[dict[str, Any]], codebook: list[list[str]]) -> list[dict[str, Any]]:
+    """Rows of a .sav or .dta with coded choices turned back into codes through the codebook's numbers."""
+    codes = {(line[0], line[6].split()[0]): line[4] for line in codebook[1:] if line[6]}
+    coded = {variable for variable, _number in codes}
+    return [
+        {
+            name: codes[name, str(int(value))] if name in coded and not _empty(value) else value
+            for name, value in row.items()
+        }
+        for row in rows
+    ]
+
+
 def _check_rows(exported: list[dict[str, Any]], database: dict[str, dict[str, Any]]) -> None:
     """Every exported row equals its response in the database, column by column."""
     assert sorted(row["response_id"] for row in exported) == sorted(database)
@@ -129,24 +142,24 @@ async def test_csv_xlsx_and_sav_round_trip(engine: AsyncEngine, database_url: st
     _check_rows(xlsx_rows, database)
     codebook = list(workbook["codebook"].iter_rows(values_only=True))
     assert codebook[0] == CODEBOOK_HEADER
-    assert ("stance", None, None, None, "ukraine", kk("Ukraine is the victim of aggression")) in codebook
+    assert ("stance", None, None, None, "ukraine", kk("Ukraine is the victim of aggression"), "2") in codebook
 
-    frame, meta = pyreadstat.read_sav(str(tmp_path / "data.sav"))
-    _check_rows(frame.to_dict("records"), database)
+    with (tmp_path / "data-codebook.csv").open(encoding=CSV_ENCODING, newline="") as handle:
+        codebook_csv = list(csv.reader(handle))
+    frame, meta = pyreadstat.read_sav(str(tmp_path / "data.sav"), user_missing=True)
+    _check_rows(_decoded(frame.to_dict("records"), codebook_csv), database)
     assert meta.column_names_to_labels["stance"] == kk("View of the war")
     assert (
         meta.column_names_to_labels["sources_ru_tv"] == f"{kk('News sources')}: {kk('Russian TV channels')}"
     )
     russia = kk("Russia is right, it is protecting its security")
-    assert meta.variable_value_labels["stance"]["russia"] == russia
-    assert meta.variable_value_labels["age_band"]["skip"] == kk("Prefer not to answer")
+    assert meta.variable_value_labels["stance"][1] == russia
+    assert meta.variable_value_labels["age_band"][99] == kk("Prefer not to answer")
     assert meta.variable_value_labels["sources_ru_tv"] == {0: kk("Not chosen"), 1: kk("Chosen")}
-    assert meta.variable_value_labels["language"] == {"kk": kk("Kazakh"), "ru": kk("Russian")}
+    assert meta.variable_value_labels["language"] == {1: kk("Kazakh"), 2: kk("Russian")}
 
-    with (tmp_path / "data-codebook.csv").open(encoding=CSV_ENCODING, newline="") as handle:
-        codebook_csv = list(csv.reader(handle))
     assert tuple(codebook_csv[0]) == CODEBOOK_HEADER
-    assert ["city", "", "", "", "oskemen", kk("Oskemen (Ust-Kamenogorsk)")] in codebook_csv
+    assert ["city", "", "", "", "oskemen", kk("Oskemen (Ust-Kamenogorsk)"), "8"] in codebook_csv
 
 
 async def test_export_in_chat_sends_four_documents(harness: BotHarness, engine: AsyncEngine) -> None:
@@ -161,6 +174,7 @@ async def test_export_in_chat_sends_four_documents(harness: BotHarness, engine: 
         "survey-2026-03-20.csv",
         "survey-2026-03-20.xlsx",
         "survey-2026-03-20.sav",
+        "survey-2026-03-20.dta",
         "survey-2026-03-20-codebook.csv",
     ]
     assert all(document.file for document in documents)

@@ -10,9 +10,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from conversation.render import consent_prompt
 from db import stats
 from db.engine import session_factory
-from research.charts import chart_spec
+from research.charts import crosstab_spec
 from research.labels import Labels
 from research.report import LineTooLongError, split_message
+from research.tables import crosstab
 from survey.analysis import VARIABLES, band, wilson_interval
 from tests.conftest import RESEARCHER_ID, scalar
 from tests.dataset import NOW, Person, seed
@@ -62,11 +63,11 @@ def _researcher(harness: BotHarness, language: str = "ru") -> User:
 async def test_stats_reports_exact_counts_rates_and_intervals(
     harness: BotHarness, engine: AsyncEngine
 ) -> None:
-    """/stats on the known dataset: statuses, rates, today/7 days, median, shares and Wilson bounds."""
+    """/stats raw on the known dataset: statuses, rates, today/7 days, median, shares and Wilson bounds."""
     await seed(engine)
     researcher = _researcher(harness)
     _ = harness.services.i18n.translator("ru")
-    await researcher.send("/stats")
+    await researcher.send("/stats raw")
     text = "\n".join(researcher.texts)
     expected = [
         _("Started: {count}", count="23"),
@@ -89,47 +90,31 @@ async def test_stats_reports_exact_counts_rates_and_intervals(
         f"• {_('Kazakh')}: 8* · 40,0% [21,9–61,3%]",
         f"• {_('Russian')}: 12 · 60,0% [38,7–78,1%]",
         _("{mark} fewer than {min_cell} respondents.", mark="*", min_cell=10),
+        _("Unweighted percentages of the people who answered."),
     ]
     for line in expected:
         assert line in text, line
 
 
-async def test_crosstab_stance_by_age_counts_row_percentages_and_marks(
+async def test_crosstab_stance_by_main_source_shows_those_without_news(
     harness: BotHarness, engine: AsyncEngine
 ) -> None:
-    """/crosstab stance age: counts with row percentages; cells under MIN_CELL carry the mark."""
+    """/crosstab stance main_source: a row per main source; those who follow no news form their own row."""
     await seed(engine)
     researcher = _researcher(harness)
     _ = harness.services.i18n.translator("ru")
-    await researcher.send("/crosstab stance age")
+    await researcher.send("/crosstab stance main_source raw")
     text = researcher.last.plain_text
-    assert f"{_('View of the war')} × {_('Age group')} (n = 20)" in text
-    block = "\n".join(
-        [
-            f"{_('Ukraine is the victim of aggression')} (n = 10)",
-            "• 18-29: 8* · 80,0%",
-            "• 30-39: 2* · 20,0%",
-            "• 55+: 0 · 0,0%",
-        ]
-    )
-    assert block in text
-    assert f"{_('Russia is right, it is protecting its security')} (n = 4*)\n• 18-29: 0 · 0,0%" in text
-    assert f"{_('Total')} (n = 20)\n• 18-29: 10 · 50,0%\n• 30-39: 6* · 30,0%\n• 55+: 4* · 20,0%" in text
+    assert f"{_('{outcome} by {by}', outcome=_('View of the war'), by=_('Main source'))} (n = 20)" in text
+    lines = text.split("\n")
 
+    def row(label: str) -> list[str]:
+        """The row's cells across every block of the table, then its n."""
+        parts = [line[len(label) :].split() for line in lines if line.startswith(label + " ")]
+        return [cell for part in parts for cell in part[:-1]] + [parts[0][-1]]
 
-async def test_crosstab_stance_by_main_source_shows_no_answer(
-    harness: BotHarness, engine: AsyncEngine
-) -> None:
-    """/crosstab stance main_source works; those who follow no news show as 'No answer'."""
-    await seed(engine)
-    researcher = _researcher(harness)
-    _ = harness.services.i18n.translator("ru")
-    await researcher.send("/crosstab stance main_source")
-    text = researcher.last.plain_text
-    assert f"{_('View of the war')} × {_('Main source')} (n = 20)" in text
-    peace = f"{_(PEACE)} (n = 5*)"
-    assert f"{peace}\n• {_('Russian TV channels')}: 2* · 40,0%" in text
-    assert f"• {_('No answer')}: 3* · 60,0%" in text
+    assert row(_("RU TV")) == ["57*", "0", "29*", "0", "14*", "7*"]  # russia 4, peace 2, skip 1 of 7
+    assert row(_("No news")) == ["0", "0", "100*", "0", "0", "3*"]  # main_source = none
 
 
 async def test_bad_variable_names_get_the_usage(harness: BotHarness, engine: AsyncEngine) -> None:
@@ -143,29 +128,6 @@ async def test_bad_variable_names_get_the_usage(harness: BotHarness, engine: Asy
     assert not harness.calls("sendPhoto")
 
 
-async def test_long_crosstab_is_split_not_cut(harness: BotHarness, engine: AsyncEngine) -> None:
-    """A table longer than one message arrives as several, each within Telegram's limit."""
-    cities = ["almaty", "astana", "shymkent", "karaganda", "aktobe", "taraz", "pavlodar", "oskemen"]
-    cities += ["semey", "kostanay", "atyrau", "aktau", "other_city", "village", "abroad", "skip"]
-    sources = ["ru_tv", "kz_tv", "kz_online", "intl", "telegram", "social", "people"]
-    people = [
-        Person(age=30, stance="peace", city=city, sources=(source,), main_source=source)
-        for city in cities
-        for source in sources
-    ]
-    await seed(engine, people)
-    researcher = _researcher(harness)
-    await researcher.send("/crosstab city main_source")
-    replies = [c.params["text"] for c in harness.calls("sendMessage")]
-    assert len(replies) > 1
-    assert all(len(reply) <= 4096 for reply in replies)
-    joined = "\n".join(m.plain_text for m in researcher.messages)
-    _ = harness.services.i18n.translator("ru")
-    for city in ("Almaty", "Abroad", "Prefer not to answer"):
-        assert joined.count(f"{_(city)} (n = 7*)") == 1
-    assert f"{_('Total')} (n = 112)" in joined
-
-
 async def test_chart_is_a_png_photo_with_n_in_the_title(harness: BotHarness, engine: AsyncEngine) -> None:
     """/chart stance age sends a PNG photo; its title names both variables and n."""
     await seed(engine)
@@ -174,7 +136,10 @@ async def test_chart_is_a_png_photo_with_n_in_the_title(harness: BotHarness, eng
     photo = researcher.last
     _ = harness.services.i18n.translator("ru")
     assert photo.media == "photo" and photo.file is not None and photo.file.startswith(PNG_SIGNATURE)
-    assert photo.plain_text == f"{_('View of the war')} × {_('Age group')} (n = 20)"
+    assert (
+        photo.plain_text
+        == f"{_('{outcome} by {by}', outcome=_('View of the war'), by=_('Age group'))} (n = 20)"
+    )
     await researcher.send("/chart neutrality")
     assert researcher.last.media == "photo" and "(n = 20)" in researcher.last.plain_text
 
@@ -183,13 +148,14 @@ async def test_chart_spec_uses_the_researchers_language(engine: AsyncEngine, har
     """The chart's bars, segments and shares come from the counts, labelled in the chosen language."""
     await seed(engine)
     async with session_factory(engine).begin() as session:
-        cells = await stats.counts(session, ["stance", "age_band"])
+        cells = await stats.counts(session, ["age_band", "stance"])
     _ = harness.services.i18n.translator("kk")
-    spec = chart_spec(Labels(_, harness.services.questionnaire), "stance", "age_band", cells, 10)
-    assert spec.title == f"{_('View of the war')} × {_('Age group')} (n = 20)"
-    assert spec.bars[0] == f"{_('Russia is right, it is protecting its security')} (n = 4*)"
-    assert spec.segments == ["18-29", "30-39", "55+"]
-    assert [round(s[1], 3) for s in spec.shares] == [0.8, 0.2, 0.0]  # Ukraine: 8, 2, 0 of 10
+    labels = Labels(_, harness.services.questionnaire)
+    spec = crosstab_spec(labels, crosstab(labels, "stance", "age_band", cells), 10)
+    assert spec.title == f"{_('{outcome} by {by}', outcome=_('View of the war'), by=_('Age group'))} (n = 20)"
+    assert spec.bars == ["18-29 (n = 10)", "30-39 (n = 6*)", "55+ (n = 4*)"]
+    assert spec.segments[1] == _("Ukraine is the victim of aggression")
+    assert [round(s, 3) for s in spec.shares[1]] == [0.8, 0.333, 0.0]  # Ukraine: 8 of 10, 2 of 6, 0 of 4
 
 
 async def test_non_researchers_learn_nothing(harness: BotHarness, engine: AsyncEngine) -> None:

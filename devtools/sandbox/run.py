@@ -35,6 +35,8 @@ RESEARCHER_COMMANDS = (
     "/export",
     "/digest_preview",
 )
+FIGURE_COMMANDS = RESEARCHER_COMMANDS[:5]
+"""What the researcher also asks in Kazakh (the export and the bilingual digest once are enough)."""
 FIRST_REPLY_TIMEOUT = 60.0
 QUIET = 2.0
 EVERY_MINUTE = "* * * * *"
@@ -79,11 +81,22 @@ async def save_messages(
     return saved
 
 
-async def researcher_session(client: ControlClient, folder: Path, out: Writer) -> list[Path]:
-    """Send the researchers' commands as the configured researcher; print and save the replies."""
-    await client.new_user("ru", "Researcher", user_id=RESEARCHER_ID)
+async def researcher_session(
+    client: ControlClient,
+    folder: Path,
+    out: Writer,
+    language: str = "ru",
+    commands: tuple[str, ...] = RESEARCHER_COMMANDS,
+) -> list[Path]:
+    """Send the researchers' commands as the configured researcher, whose Telegram app is in
+    `language`; print and save the replies (files of another language than ru get its prefix)."""
+    if language == "ru":
+        await client.new_user("ru", "Researcher", user_id=RESEARCHER_ID)
+    else:
+        await client.set_language(RESEARCHER_ID, language)
+    prefix = "" if language == "ru" else f"{language}_"
     saved: list[Path] = []
-    for command in RESEARCHER_COMMANDS:
+    for command in commands:
         out.write(f"━━━ researcher: {command}\n\n")
         reply = await client.send(RESEARCHER_ID, command, within=FIRST_REPLY_TIMEOUT, limit=0)
         await client.settle(RESEARCHER_ID, reply.chat.version, QUIET, QUIET)
@@ -92,7 +105,7 @@ async def researcher_session(client: ControlClient, folder: Path, out: Writer) -
         messages = chat.after(reply.message_id)
         if not messages:
             out.write("(no reply)\n\n")
-        saved += await save_messages(client, RESEARCHER_ID, messages, folder, _slug(command), out)
+        saved += await save_messages(client, RESEARCHER_ID, messages, folder, prefix + _slug(command), out)
     return saved
 
 
@@ -161,6 +174,10 @@ async def sandbox_run(
         out.write("\n═══ What the researchers see\n\n")
         with (folder / "researcher.txt").open("w") as transcript:
             files = await researcher_session(box.client, folder, _Tee(out, transcript))
+        with (folder / "researcher_kk.txt").open("w") as transcript:
+            files += await researcher_session(
+                box.client, folder, _Tee(out, transcript), "kk", FIGURE_COMMANDS
+            )
 
         out.write(f"═══ What the channel sees (digest channel {DIGEST_CHANNEL_ID})\n\n")
         if digest_wait > 0:
@@ -172,7 +189,7 @@ async def sandbox_run(
             if not posts:
                 both.write("(the bot posted nothing to the channel)\n\n")
             files += await save_messages(box.client, DIGEST_CHANNEL_ID, posts, folder, "digest_chart", both)
-    files = [folder / "researcher.txt", folder / "digest.txt", *files]
+    files = [folder / "researcher.txt", folder / "researcher_kk.txt", folder / "digest.txt", *files]
     out.write("Files: " + ", ".join(str(p) for p in files) + "\n")
     return SandboxResult(outcomes, check, box.settings, files)
 
