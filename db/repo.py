@@ -113,21 +113,26 @@ async def unlink_settled(session: AsyncSession, cutoff: datetime, limit: int) ->
 async def lock_respondent_with_response(
     session: AsyncSession, pseudonym: str
 ) -> tuple[Respondent | None, Response | None]:
-    """The respondent with this pseudonym, row-locked until the transaction ends, and their newest
-    response (each respondent has one in this version), in one statement.
+    """The respondent with this pseudonym and their newest response (each respondent has one in this
+    version), both row-locked until the transaction ends: one statement where both exist.
 
-    Every change to a response happens under its respondent's lock, so that lock serialises them.
+    Both rows are locked because PostgreSQL, when the statement had to wait for a lock, reads the
+    locked rows again as the transaction that held them left them, but a joined row that is not
+    locked as it was before the wait: a double tap on two replicas would see a stale response.
+    Without a response (a first contact, before consent), the respondent alone is looked up.
     """
     statement = (
         select(Respondent, Response)
-        .outerjoin(Response, Response.respondent_id == Respondent.id)
+        .join(Response, Response.respondent_id == Respondent.id)
         .where(Respondent.pseudonym == pseudonym)
         .order_by(Response.started_at.desc())
         .limit(1)
-        .with_for_update(of=Respondent)
+        .with_for_update()
     )
     row = (await session.execute(statement)).one_or_none()
-    return (None, None) if row is None else (row[0], row[1])
+    if row is not None:
+        return row[0], row[1]
+    return await lock_respondent(session, pseudonym), None
 
 
 async def load_answers(session: AsyncSession, response_id: uuid.UUID) -> dict[str, AnswerValue]:
