@@ -79,11 +79,14 @@ async def _run(database_url: str) -> dict[str, Any]:
             await user.press(_("Skip"))
         clock.advance(minutes=1)  # the digest counts what completed before now
         researcher = bot.user(user_id=RESEARCHER_ID, language_code="ru")
-        for command in ("/stats", f"/crosstab {NEW} stance", "/export", "/digest_preview"):
+        for command in ("/stats raw", f"/crosstab stance {NEW} raw", "/export", "/digest_preview"):
             await researcher.send(command)
         documents = [m for m in researcher.messages if m.media == "document"]
         texts = [m.plain_text for m in researcher.messages if m.media is None]
-        exported = list(csv.DictReader(io.StringIO(documents[0].file.decode(CSV_ENCODING))))
+        [table] = [
+            d for d in documents if (d.file_name or "").endswith(".csv") and "codebook" not in d.file_name
+        ]
+        exported = list(csv.DictReader(io.StringIO(table.file.decode(CSV_ENCODING))))
         return {"asked": asked, "texts": texts, "export": exported}
     finally:
         await stop_application(bot.application)
