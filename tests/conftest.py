@@ -135,6 +135,10 @@ def emulator(clock: Clock) -> BotApiEmulator:
     return emulator
 
 
+TEST_SENDING = SendingLimits(private=(0.001, 4), group=(60 / 17 / 1000, 3), bulk=(1 / 27 / 1000, 3))
+"""Telegram's paces (bot/sending.py), a thousand times faster."""
+
+
 async def start_application(
     settings: Settings,
     emulator: BotApiEmulator,
@@ -142,9 +146,17 @@ async def start_application(
     seed: int = 7,
     sending: SendingLimits | None = None,
 ) -> Application:
-    """The production Application, built by build_application(), talking to the emulator."""
+    """The production Application, built by build_application(), talking to the emulator.
+
+    Its outgoing pace is Telegram's shape at a thousand times the speed (TEST_SENDING): the suite
+    checks what respondents see, not seconds; tests/test_sending.py passes the real paces.
+    """
     application = build_application(
-        settings, request=EmulatorRequest(emulator), clock=clock, rng=random.Random(seed), sending=sending
+        settings,
+        request=EmulatorRequest(emulator),
+        clock=clock,
+        rng=random.Random(seed),
+        sending=sending or TEST_SENDING,
     )
     await application.initialize()
     await application.start()
