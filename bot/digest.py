@@ -31,6 +31,8 @@ log = logging.getLogger(__name__)
 
 CLAIM_LEASE = timedelta(minutes=2)
 NETWORK_RETRIES = 5
+FIRST_RETRY_DELAY = 1.0
+"""Seconds before the first retry of a network error; each further retry waits twice as long."""
 
 
 class DigestChannelError(Exception):
@@ -84,7 +86,7 @@ async def _with_retries(action: Callable[[], Awaitable[Message]]) -> Message:
 
     Flood control ("retry after") is waited out by the application's rate limiter, for every call.
     """
-    delay, failures = 1.0, 0
+    delay, failures = FIRST_RETRY_DELAY, 0
     while True:
         try:
             return await action()

@@ -11,7 +11,8 @@ import random
 import subprocess
 import sys
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -215,6 +216,37 @@ def entries(stream: io.StringIO) -> list[dict[str, object]]:
 
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Finished:
+    """What `python -m bot` printed and returned."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+@pytest.fixture
+def bot_main(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> Callable[..., Finished]:
+    """`python -m bot ARGS` in this process (a process costs a second): only `env` as settings, in tmp_path."""
+    from bot.__main__ import main
+    from devtools.sandbox.process import SETTING_NAMES
+
+    def run(*args: str, env: dict[str, str] | None = None) -> Finished:
+        for name in SETTING_NAMES:
+            monkeypatch.delenv(name, raising=False)
+        for name, value in (env or {}).items():
+            monkeypatch.setenv(name, value)
+        monkeypatch.chdir(tmp_path)
+        capsys.readouterr()
+        returncode = main(list(args))
+        printed = capsys.readouterr()
+        return Finished(returncode, printed.out, printed.err)
+
+    return run
 
 
 def python_m_bot(

@@ -9,6 +9,7 @@ import random
 from dataclasses import replace
 from datetime import UTC, datetime
 
+import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -96,6 +97,7 @@ async def published(engine: AsyncEngine) -> list[Figures]:
         return [Figures.from_json(data) for (data,) in rows]
 
 
+@pytest.mark.slow
 async def test_an_lp_attacker_pins_no_small_group_in_any_digest_or_pair_of_digests(
     channel_bot: BotHarness,  # noqa: F811
     engine: AsyncEngine,

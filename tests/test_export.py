@@ -194,6 +194,7 @@ async def test_export_of_an_empty_database(database_url: str, tmp_path: Path, fi
     assert out.read_text(encoding=CSV_ENCODING).startswith("response_id,")
 
 
+@pytest.mark.slow
 def test_the_export_command_never_migrates(tmp_path: Path) -> None:
     """On a database without the schema, or at an older revision, `python -m bot export` stops with
     one line naming both revisions (exit 2) and leaves the database as it was."""

@@ -76,6 +76,7 @@ def test_no_private_attribute_of_ptb_is_used() -> None:
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+@pytest.mark.slow
 async def test_the_bot_process_exits_when_its_receiver_dies(database_url: str, tmp_path: Path) -> None:
     """`python -m bot run`, answering through the emulator; Telegram then refuses its token: the
     process logs why (one JSON line at error level) and exits with status 1; `health` says so."""
@@ -168,6 +169,7 @@ async def test_the_webhook_refuses_what_is_not_an_update_without_a_traceback(
     assert sum(e["event"] == "webhook_refused" for e in logged) == len(bodies)
 
 
+@pytest.mark.slow
 async def test_a_rejected_token_stops_the_bot_with_one_line_that_does_not_show_it(tmp_path: Path) -> None:
     """Telegram refuses the token at start: exit 2, one line naming BOT_TOKEN, the token nowhere."""
     server = EmulatorServer(BotApiEmulator(TEST_TOKEN))

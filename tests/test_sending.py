@@ -76,6 +76,7 @@ async def test_idle_chats_are_forgotten() -> None:
     assert len(limiter.chats) < 5000
 
 
+@pytest.mark.slow
 async def test_a_chat_over_its_limit_waits_while_other_chats_are_answered(harness: BotHarness) -> None:
     """Telegram refuses a second message within 2 s to Alice: her reply waits, Bob's does not."""
     _ = harness.services.i18n.translator("ru")
@@ -117,6 +118,7 @@ async def broadcast(bot: ExtBot[str], chat_ids: list[int]) -> None:
     await asyncio.gather(*(bot.send_message(chat_id, "news", rate_limit_args=BULK) for chat_id in chat_ids))
 
 
+@pytest.mark.slow
 async def test_a_channel_gets_at_most_its_limit(paced: BotHarness) -> None:
     """45 posts to one channel: paced to its limit, so Telegram never refuses one, and all arrive."""
     paced.emulator.limits.per_group = RateLimit(20, 0.95)
@@ -127,6 +129,7 @@ async def test_a_channel_gets_at_most_its_limit(paced: BotHarness) -> None:
     assert time.monotonic() - started >= (45 - 20) / 20
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("allowed", "count"), [(30, 60), (8, 20)], ids=["as-expected", "fewer-allowed"])
 async def test_bulk_messages_are_paced_and_replies_pass_them(
     paced: BotHarness, allowed: int, count: int

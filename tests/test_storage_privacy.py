@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import pyreadstat
@@ -20,8 +21,8 @@ from tests.conftest import (
     RESEARCHER_ID,
     TEST_KEY,
     TEST_TOKEN,
+    Finished,
     make_settings,
-    python_m_bot,
     start_application,
     stop_application,
     table_rows,
@@ -52,10 +53,10 @@ FORMULAS = {
     ],
 )
 def test_weak_keys_and_short_secrets_stop_start_up(
-    tmp_path: Path, env: dict[str, str], variable: str
+    bot_main: Callable[..., Finished], env: dict[str, str], variable: str
 ) -> None:
     """A guessable key or a secret too short to redact stops the bot: exit 2, one line naming it."""
-    result = python_m_bot("run", cwd=tmp_path, env={"BOT_TOKEN": TEST_TOKEN, **env}, timeout=60)
+    result = bot_main("run", env={"BOT_TOKEN": TEST_TOKEN, **env})
     assert result.returncode == 2
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1, result.stderr
@@ -65,9 +66,9 @@ def test_weak_keys_and_short_secrets_stop_start_up(
     assert all(value not in lines[0] for value in env.values() if len(value) > 3)
 
 
-def test_keygen_prints_a_fresh_key_the_bot_accepts(tmp_path: Path) -> None:
+def test_keygen_prints_a_fresh_key_the_bot_accepts(bot_main: Callable[..., Finished]) -> None:
     """`python -m bot keygen` prints 64 hex digits, new each time, accepted as PSEUDONYM_KEY."""
-    keys = [python_m_bot("keygen", cwd=tmp_path, timeout=60).stdout.strip() for _n in range(2)]
+    keys = [bot_main("keygen").stdout.strip() for _n in range(2)]
     assert all(re.fullmatch(r"[0-9a-f]{64}", key) for key in keys) and keys[0] != keys[1]
     assert load_settings(_env_file=None, pseudonym_key=keys[0]).pseudonym_key is not None
     base64_key = privacy.base64.urlsafe_b64encode(bytes.fromhex(keys[1])).decode().rstrip("=")
