@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import random
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from telegram import BotCommand, Update
 from telegram.constants import ParseMode
@@ -82,16 +82,23 @@ async def _forget_old_updates(context: Context) -> None:
 
 
 async def _unlink_settled(context: Context) -> None:
-    """Job: cut the link to every response that has not changed for UNLINK_AFTER_DAYS."""
+    """Job: cut the link to every response that has not changed for UNLINK_AFTER_DAYS, and drop the
+    erasure markers kept long enough."""
     services = context.services
-    cutoff = services.clock() - timedelta(days=services.settings.unlink_after_days)
+    now = services.clock()
+    cutoff = now - timedelta(days=services.settings.unlink_after_days)
     unlinked, batch = 0, UNLINK_BATCH
     while batch == UNLINK_BATCH:
         async with services.sessions.begin() as session:
             batch = await repo.unlink_settled(session, cutoff, UNLINK_BATCH)
         unlinked += batch
+    async with services.sessions.begin() as session:
+        expired = await repo.forget_erasures_before(session, now.astimezone(UTC).date())
     if unlinked:
         log.info("responses_unlinked", extra={"respondents": unlinked})
+    if expired:
+        log.info("erasure_markers_expired", extra={"markers": expired})
+    if unlinked or expired:
         await wipe_deleted(services.engine)
 
 

@@ -175,7 +175,7 @@ async def cancel(update: Update, context: Context) -> None:
 
 
 async def delete(update: Update, context: Context) -> None:
-    """/delete: erase everything, after confirmation."""
+    """/delete: erase the respondent's answers, after confirmation."""
     await _handle(update, context, conversation.ask_erase)
 
 

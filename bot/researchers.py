@@ -96,16 +96,19 @@ async def _reply_lines(update: Update, lines: list[str]) -> None:
 
 def _usage(labels: Labels, command: str) -> str:
     _ = labels._
-    row, column = USAGE_EXAMPLE
+    outcome, by = USAGE_EXAMPLE
     if command == "chart":
         usage = _(
-            "Usage: /chart ROW [COLUMN], for example /chart {row} or /chart {row} {column}.",
-            row=row,
-            column=column,
+            "Usage: /chart OUTCOME [BY], for example /chart {outcome} or /chart {outcome} {by}.",
+            outcome=outcome,
+            by=by,
         )
     else:
         usage = _(
-            "Usage: /crosstab ROW COLUMN, for example /crosstab {row} {column}.", row=row, column=column
+            "Usage: /crosstab OUTCOME BY (the shares of OUTCOME within each group of BY), "
+            "for example /crosstab {outcome} {by}.",
+            outcome=outcome,
+            by=by,
         )
     names = _("Variables: {names}.", names=", ".join(VARIABLES))
     return f"{usage}\n{names}"
@@ -155,7 +158,9 @@ async def stats(update: Update, context: Context) -> None:
             if weighting is not None
         }
         fast = await quality.speeders(session, services.settings.speeder_fraction)
-    lines = report.stats_lines(labels, figures, services.settings.min_cell, weighting, weighted, fast)
+        repeats = await quality.repeats(session)
+    min_cell = services.settings.min_cell
+    lines = report.stats_lines(labels, figures, min_cell, weighting, weighted, fast, repeats)
     await _reply_lines(update, lines)
 
 

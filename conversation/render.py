@@ -225,13 +225,20 @@ def age_check(_: Translator, age: int, position: Position) -> View:
     return View(escape(text), buttons)
 
 
-def erase_prompt(_: Translator) -> View:
-    """Are you sure you want to erase everything?"""
+def erase_prompt(_: Translator, unlink_after_days: int) -> View:
+    """Are you sure you want to erase your answers? With what an erasure leaves behind."""
     buttons = (
-        (Button(_("Yes, erase everything"), encode(Action.ERASE, "yes")),),
+        (Button(_("Yes, erase my answers"), encode(Action.ERASE, "yes")),),
         (Button(_("No, keep my answers"), encode(Action.ERASE, "no")),),
     )
-    return View(escape(_("Erase all your answers? This cannot be undone.")), buttons)
+    kept = _(
+        "For {period} we keep only a coded mark that this Telegram account erased its answers (not "
+        "the answers, nor the ID itself): if you take the survey again in that time, your new answers "
+        "are counted as a repeat.",
+        period=unlink_period(_, unlink_after_days),
+    )
+    question = _("Erase all your answers? This cannot be undone.")
+    return View(escape(f"{question}\n\n{kept}"), buttons)
 
 
 def plain(text: str) -> View:

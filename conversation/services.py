@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import random
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -73,6 +73,10 @@ class Services:
         while len(self._participant_hashes) > PARTICIPANT_CACHE_SIZE:
             self._participant_hashes.popitem(last=False)
         return found
+
+    def erasure_markers(self, participation_hashes: Sequence[str]) -> list[str]:
+        """The erasure marker under each key (current first), from the hashes participant_hashes gave."""
+        return [privacy.erasure_marker(k, h) for k, h in zip(self.keys, participation_hashes, strict=False)]
 
     def is_researcher(self, telegram_user_id: int) -> bool:
         return telegram_user_id in self.settings.researcher_ids

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -105,6 +105,8 @@ class Turn:
     replies: list[Reply] = field(default_factory=list)
     participant_hash: str | None = None
     """The person's participation hash (current key), to keep with a new respondent."""
+    participant_hashes: Sequence[str] = ()
+    """Their participation hash under each key (current first): what their erasure markers are made of."""
     unlinked: bool = False
     """No respondent, but this person took part before and their response was unlinked."""
     erased: bool = False
@@ -159,7 +161,7 @@ async def open_turn(
     if turn.respondent is None and old_pseudonym is not None:
         turn.respondent, turn.response = await repo.rekey_respondent(session, old_pseudonym, turn.pseudonym)
     if participant_hashes:
-        turn.participant_hash = participant_hashes[0]
+        turn.participant_hash, turn.participant_hashes = participant_hashes[0], participant_hashes
     if turn.respondent is not None:
         if turn.participant_hash:  # a row from before unlinking, or under the old key, gets it now
             turn.respondent.participant_hash = turn.participant_hash
@@ -372,7 +374,7 @@ async def ask_erase(turn: Turn) -> None:
     if turn.respondent is None:
         turn.say(render.plain(_("We have no answers from you, so there is nothing to erase.")))
         return
-    turn.say(render.erase_prompt(_))
+    turn.say(render.erase_prompt(_, turn.services.settings.unlink_after_days))
 
 
 # ---- button presses ---------------------------------------------------------------------------
@@ -523,6 +525,8 @@ async def _consent(turn: Turn, callback: Callback, message_id: int) -> None:
     )
     try:
         async with turn.session.begin_nested():
+            markers = turn.services.erasure_markers(turn.participant_hashes)
+            response.repeat = await repo.take_erasure(turn.session, markers, _utc_day(turn.now))
             turn.session.add_all([respondent, response])
     except IntegrityError:
         # A concurrent press created the respondent first: this press is the double tap.
@@ -549,6 +553,7 @@ async def _erase(turn: Turn, confirmed: bool, message_id: int) -> None:
         return
     left = await _delete_chat(turn)
     await repo.erase_respondent(turn.session, turn.respondent)
+    await _remember_erasure(turn)
     log.info("respondent_erased")
     turn.respondent = turn.response = None
     turn.erased = True
@@ -557,6 +562,18 @@ async def _erase(turn: Turn, confirmed: bool, message_id: int) -> None:
         "If you want to take part again, send /start."
     )
     turn.say(render.plain(_with_note(erased, left)))
+
+
+def _utc_day(moment: datetime) -> date:
+    return moment.astimezone(UTC).date()
+
+
+async def _remember_erasure(turn: Turn) -> None:
+    """Keep a marker of this erasure for UNLINK_AFTER_DAYS, so a new response is flagged a repeat."""
+    if turn.participant_hash:
+        [marker] = turn.services.erasure_markers([turn.participant_hash])
+        days = timedelta(days=turn.services.settings.unlink_after_days)
+        await repo.remember_erasure(turn.session, marker, _utc_day(turn.now + days))
 
 
 def _with_note(text: str, note: str | None) -> str:

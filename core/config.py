@@ -58,6 +58,7 @@ class Settings(SchemaSettings):
     weight_cap: float = Field(default=5, gt=1)
     speeder_fraction: float = Field(default=1 / 3, gt=0, lt=1)
     weight_speeders: bool = False
+    weight_repeats: bool = True
     default_language: Language = "ru"
     bot_api_url: str = "https://api.telegram.org"
     webhook_url: str | None = None

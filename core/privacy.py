@@ -6,7 +6,11 @@
   that would test a guessed key or a respondent's pseudonym;
 - the participation hash, scrypt("<id>", salt = HMAC(PSEUDONYM_KEY, "participants")), is all that is
   left once a response is unlinked: it tells a returning person from a new one and costs an attacker
-  SCRYPT_COST per guessed id (bench/pseudonym_cost.py).
+  SCRYPT_COST per guessed id (bench/pseudonym_cost.py);
+- the erasure marker, HMAC-SHA256(PSEUDONYM_KEY, "erased:<participation hash>"), is all that is left
+  for UNLINK_AFTER_DAYS after /delete: a new response of that person is flagged as a repeat. Made
+  from the participation hash, it costs an attacker the same scrypt per guessed id, and it never
+  equals the participation hash itself.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ HEX_KEY = re.compile(r"[0-9a-fA-F]+")
 BASE64_KEY = re.compile(r"[A-Za-z0-9_-]+={0,2}")
 RESEARCHER_DOMAIN = "researcher:"
 PARTICIPANT_DOMAIN = b"participants"
+ERASURE_DOMAIN = "erased:"
 SCRYPT_COST = {"n": 2**15, "r": 8, "p": 1}
 """32 MiB and about 80 ms of one core per hash here; bench/pseudonym_cost.py measures it."""
 SCRYPT_MAXMEM = 64 * 1024 * 1024
@@ -87,3 +92,8 @@ def participant_hash(key: str, telegram_user_id: int) -> str:
         str(telegram_user_id).encode(), salt=salt, maxmem=SCRYPT_MAXMEM, dklen=32, **SCRYPT_COST
     )
     return digest.hex()
+
+
+def erasure_marker(key: str, participation_hash: str) -> str:
+    """The marker an erasure leaves (see the module's docstring), as 64 hex digits."""
+    return _hmac(key, f"{ERASURE_DOMAIN}{participation_hash}").hex()

@@ -25,6 +25,7 @@ RECORD_COLUMNS = (
     "completed_at",
     "duration_seconds",
     "option_order",
+    "repeat",
 )
 
 
@@ -40,6 +41,7 @@ class ResponseRecord:
     completed_at: datetime | None
     duration_seconds: int | None
     option_order: dict[str, Any]
+    repeat: bool
     answers: dict[str, AnswerValue]
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from itertools import combinations
 from typing import Any, ClassVar
 
@@ -24,6 +24,7 @@ from sqlalchemy import (
     TypeDecorator,
     Uuid,
     event,
+    false,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, Mapper, declared_attr, mapped_column, relationship
@@ -175,6 +176,8 @@ class Response(Base):
     pending: Mapped[dict[str, Any]] = mapped_column(default=dict)
     question_message_id: Mapped[int | None] = mapped_column(BigInteger)
     duration_seconds: Mapped[int | None]
+    repeat: Mapped[bool] = mapped_column(default=False, server_default=false())
+    """Started by someone who erased a response less than UNLINK_AFTER_DAYS before (ErasureMarker)."""
 
     respondent: Mapped[Respondent | None] = relationship(back_populates="responses")
     answers: Mapped[list[Answer]] = relationship(
@@ -278,6 +281,18 @@ class Participant(Base):
     __tablename__ = "participants"
 
     hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+
+
+class ErasureMarker(Base):
+    """What /delete leaves: a keyed marker of who erased (core.privacy.erasure_marker) and the UTC
+    day until which it is kept, so that their next response is flagged a repeat. No answer, no time
+    finer than the day; dropped when that person starts again, or after `kept_until`.
+    """
+
+    __tablename__ = "erasure_markers"
+
+    marker: Mapped[str] = mapped_column(String(64), primary_key=True)
+    kept_until: Mapped[date]
 
 
 class ProcessedUpdate(Base):

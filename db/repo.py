@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, cast
 
 from sqlalchemy import CursorResult, delete, exists, func, insert, literal, or_, select, update
@@ -16,6 +16,7 @@ from db.models import (
     Answer,
     AnswerChoice,
     ChatMessage,
+    ErasureMarker,
     Participant,
     ProcessedUpdate,
     ResearcherSetting,
@@ -277,6 +278,29 @@ async def erase_respondent(session: AsyncSession, respondent: Respondent) -> Non
     await session.execute(delete(ChatMessage).where(ChatMessage.response_id.in_(response_ids)))
     await session.execute(delete(Response).where(Response.respondent_id == respondent.id))
     await session.execute(delete(Respondent).where(Respondent.id == respondent.id))
+
+
+async def remember_erasure(session: AsyncSession, marker: str, kept_until: date) -> None:
+    """Keep the marker of an erasure until the UTC day `kept_until` (a later erasure extends it)."""
+    statement = upsert(session, ErasureMarker).values(marker=marker, kept_until=kept_until)
+    await session.execute(
+        statement.on_conflict_do_update(index_elements=["marker"], set_={"kept_until": kept_until})
+    )
+
+
+async def take_erasure(session: AsyncSession, markers: Sequence[str], today: date) -> bool:
+    """Drop these erasure markers; True when one of them was still kept (the person erased lately)."""
+    if not markers:
+        return False
+    kept = ErasureMarker.marker.in_(list(markers)), ErasureMarker.kept_until >= today
+    result = await session.execute(delete(ErasureMarker).where(*kept))
+    return cast("CursorResult[Any]", result).rowcount > 0
+
+
+async def forget_erasures_before(session: AsyncSession, today: date) -> int:
+    """Drop the erasure markers kept until a day before `today`; how many."""
+    result = await session.execute(delete(ErasureMarker).where(ErasureMarker.kept_until < today))
+    return cast("CursorResult[Any]", result).rowcount
 
 
 async def researcher_language(session: AsyncSession, pseudonym: str) -> str | None:

@@ -30,7 +30,8 @@ class Scope:
     """Which responses a figure counts: one status (None: all) and an optional time window.
 
     The window is [since, until) on `time_column`; datetimes must be timezone-aware. With
-    `min_seconds`, responses completed faster than that are left out (speeders).
+    `min_seconds`, responses completed faster than that are left out (speeders); `repeat` True
+    keeps only repeats, False leaves them out, None takes both.
     """
 
     status: ResponseStatus | None = ResponseStatus.COMPLETE
@@ -38,6 +39,7 @@ class Scope:
     until: datetime | None = None
     time_column: TimeColumn = "completed_at"
     min_seconds: float | None = None
+    repeat: bool | None = None
 
     def conditions(self) -> list[ColumnElement[bool]]:
         """The WHERE clauses of this scope."""
@@ -51,6 +53,8 @@ class Scope:
             found.append(moment < self.until)
         if self.min_seconds is not None:
             found.append(Response.duration_seconds >= self.min_seconds)
+        if self.repeat is not None:
+            found.append(Response.repeat == self.repeat)
         return found
 
 

@@ -30,6 +30,8 @@ COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#bcbd22", "#c7c7c7", "#9467bd")
 EVERYONE = N_("everyone")
 CHART_TITLE = N_("Views of the war by age (n = {n})")
 TITLE = N_("Survey on views of the war in Ukraine: results as of {date}")
+QUOTED = N_("“{answer}”")
+"""An answer's own label quoted mid-sentence; each language has its quotation marks."""
 MAX_MESSAGE_CHARS = 4096
 """Telegram's limit on one message's text."""
 
@@ -160,6 +162,15 @@ def word(questionnaire: Questionnaire, code: str) -> str:
     return plan.words.get(code) or label_of(questionnaire[plan.outcome], questionnaire, code)
 
 
+def in_sentence(_: Translator, questionnaire: Questionnaire, code: str) -> str:
+    """An outcome category as it reads mid-sentence: its digest word, else its option's label quoted
+    (a capitalised label such as "Hard to say" reads as the answer people pressed, not as a typo)."""
+    plan = questionnaire.analysis.digest
+    if code in plan.words:
+        return _(plan.words[code])
+    return _(QUOTED, answer=_(word(questionnaire, code)))
+
+
 def ordered(plan: DigestPlan) -> list[str]:
     """Every outcome category: those the digest names first, in its order, then the others."""
     return [*plan.words, *(c for c in plan.categories if c not in plan.words)]
@@ -176,8 +187,8 @@ def _row_sentence(
     shown = {c: shares[c] for c in order if shares.get(c)}
     if not shown:
         return _("too few answers to show")
-    sentence = ", ".join(f"{share}% {_(word(questionnaire, c))}" for c, share in shown.items())
-    fewer = [_(word(questionnaire, c)) for c in order if c in plan.words and not shares.get(c)]
+    sentence = ", ".join(f"{share}% {in_sentence(_, questionnaire, c)}" for c, share in shown.items())
+    fewer = [in_sentence(_, questionnaire, c) for c in order if c in plan.words and not shares.get(c)]
     if fewer:
         sentence += "; " + _("fewer than {k} people: {answers}", k=k, answers=", ".join(fewer))
     return sentence

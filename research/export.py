@@ -56,6 +56,13 @@ DERIVED_NOTE = N_(
 )
 WEIGHT = "weight"
 SPEEDER = "speeder"
+REPEAT = "repeat"
+REPEAT_EXPLAINED = N_(
+    "1: started by someone who had erased a response of theirs (/delete) while it could still be "
+    "erased (UNLINK_AFTER_DAYS); the earlier answers are gone, so this is that person's only response, "
+    "and who they are is not kept. 0: anyone else, and every response started before the bot "
+    "recorded repeats."
+)
 SPEEDER_EXPLAINED = N_(
     "1: completed in under {fraction} of the median time of completed responses (a speeder); "
     "0: completed in more; empty for responses not completed."
@@ -168,6 +175,7 @@ def record_values(record: ResponseRecord, labels: Labels) -> dict[str, Any]:
         "started_at": _moment(record.started_at),
         "completed_at": _moment(record.completed_at),
         "duration_seconds": record.duration_seconds,
+        REPEAT: int(record.repeat),
     }
     for question_id, order in record.option_order.items():
         row[f"{question_id}_order"] = ",".join(order)
@@ -193,6 +201,8 @@ def weight_variable(labels: Labels, plan: Plan) -> Variable:
     explained = _(WEIGHT_EXPLAINED, cap=format_decimal(plan.cap or 0, locale=labels.language))
     if plan.speeder_fraction is not None:
         explained += " " + _("Speeders are left out: their weight is empty.")
+    if not plan.repeats:
+        explained += " " + _("Repeats are left out: their weight is empty.")
     return Variable(
         WEIGHT, _("Weight (raking to population margins)"), numeric=True, question=explained, scale=True
     )
@@ -222,7 +232,14 @@ def quality_variables(labels: Labels, fraction: float) -> list[Variable]:
             question=_(
                 SPEEDER_EXPLAINED, fraction=format_decimal(fraction, format="0.###", locale=labels.language)
             ),
-        )
+        ),
+        Variable(
+            REPEAT,
+            _("Repeat"),
+            numeric=True,
+            value_labels={0: _("No"), 1: _("Yes")},
+            question=_(REPEAT_EXPLAINED),
+        ),
     ]
 
 
@@ -248,7 +265,7 @@ async def collect(
             complete = record.status is ResponseStatus.COMPLETE
             row[SPEEDER] = fast.flag(record.duration_seconds) if complete else None
             if weighting is not None:
-                left_out = weighting.left_out is not None and row[SPEEDER] == 1
+                left_out = weighting.leaves_out(row[SPEEDER], row[REPEAT])
                 row[WEIGHT] = None if left_out else record_weight(record, weighting)
             for name, values in columns.items():
                 values.append(row.get(name))

@@ -1,8 +1,10 @@
-"""Quality flags of completed responses: speeders, told apart by the time they took.
+"""Quality flags of completed responses: speeders, told apart by the time they took, and repeats.
 
 A speeder completed in under `fraction` (a third, SPEEDER_FRACTION) of the median time of completed
-responses. Flags are counted by the database; weighted figures leave speeders out unless
-WEIGHT_SPEEDERS is set.
+responses. A repeat was started by someone who had erased a response less than UNLINK_AFTER_DAYS
+before (db.models.ErasureMarker): their earlier answers are gone, so it is their only response, and
+who they are is never known. Flags are counted by the database; weighted figures leave speeders out
+unless WEIGHT_SPEEDERS is set, and keep repeats unless WEIGHT_REPEATS is false.
 """
 
 from __future__ import annotations
@@ -42,3 +44,8 @@ async def speeders(session: AsyncSession, fraction: float, scope: Scope = COMPLE
     total = await stats.count(session, scope)
     kept = await stats.count(session, replace(scope, min_seconds=seconds))
     return Speeders(seconds, total - kept)
+
+
+async def repeats(session: AsyncSession, scope: Scope = COMPLETED) -> int:
+    """How many responses of `scope` are repeats."""
+    return await stats.count(session, replace(scope, repeat=True))

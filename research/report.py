@@ -143,6 +143,8 @@ def weighting_lines(labels: Labels, weighting: Weighting | None) -> list[str]:
         left_out = weighting.left_out
         if left_out is not None and left_out.count:
             parts.append(_("Speeders are left out: {count}.", count=number(left_out.count, lang)))
+        if weighting.left_out_repeats:
+            parts.append(_("Repeats are left out: {count}.", count=number(weighting.left_out_repeats, lang)))
     parts.append(_(SAMPLE_NOTE))
     return [f"<i>{escape(' '.join(parts))}</i>"]
 
@@ -154,8 +156,11 @@ def stats_lines(
     weighting: Weighting | None = None,
     weighted: Mapping[str, Mapping[Value, float]] | None = None,
     fast: Speeders | None = None,
+    repeats: int | None = None,
 ) -> list[str]:
-    """The /stats report, one line per list entry (HTML); shares weighted when `weighting` is given."""
+    """The /stats report, one line per list entry (HTML); shares weighted when `weighting` is given.
+
+    `fast` and `repeats` are the quality flags among completed responses (None: not shown)."""
     _, lang = labels._, labels.language
     rate = figures.completed / figures.eligible if figures.eligible else 0.0
     title = _("Survey statistics")
@@ -200,6 +205,12 @@ def stats_lines(
             count=number(fast.count, lang),
         )
         lines.append(escape(speed))
+    if repeats is not None:
+        again = _(
+            "Repeats (completed after erasing an earlier response): {count}",
+            count=number(repeats, lang),
+        )
+        lines.append(escape(again))
     deff = weighting.design_effect if weighting else 1.0
     for name, counts in figures.distributions.items():
         shares = weighted[name] if weighting and weighted else None

@@ -14,14 +14,14 @@ rescaled to add up to one (their margin cannot be reached by weighting).
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.config import Settings
 from db import stats
 from db.stats import COMPLETED, Scope, Value
-from research.quality import Speeders, speeders
+from research.quality import Speeders, repeats, speeders
 from survey.targets import Categories, Targets
 
 TOLERANCE = 1e-10
@@ -103,25 +103,28 @@ def kish(weighted: Iterable[tuple[float, float]]) -> tuple[float, float]:
 
 @dataclass(frozen=True)
 class Plan:
-    """How to weight: the targets, the trimming cap, and the share of the median time under which
-    a response is a speeder left out of weighted figures (None: speeders are kept)."""
+    """How to weight: the targets, the trimming cap, the share of the median time under which
+    a response is a speeder left out of weighted figures (None: speeders are kept), and whether
+    repeats are kept."""
 
     targets: Targets
     cap: float | None = 5.0
     speeder_fraction: float | None = None
+    repeats: bool = True
 
     @classmethod
     def from_settings(cls, targets: Targets, settings: Settings) -> Plan:
-        """The plan WEIGHT_CAP, SPEEDER_FRACTION and WEIGHT_SPEEDERS ask for."""
+        """The plan WEIGHT_CAP, SPEEDER_FRACTION, WEIGHT_SPEEDERS and WEIGHT_REPEATS ask for."""
         fraction = None if settings.weight_speeders else settings.speeder_fraction
-        return cls(targets, settings.weight_cap, fraction)
+        return cls(targets, settings.weight_cap, fraction, settings.weight_repeats)
 
 
 @dataclass(frozen=True)
 class Weighting:
     """Weights per combination of the weighting variables' values, with Kish's figures.
 
-    `scope` is the responses weighted (speeders left out unless the plan keeps them).
+    `scope` is the responses weighted (speeders left out unless the plan keeps them, repeats
+    only when it leaves them out: `left_out_repeats` is then how many).
     """
 
     targets: Targets
@@ -131,18 +134,29 @@ class Weighting:
     effective_n: float
     scope: Scope = COMPLETED
     left_out: Speeders | None = None
+    left_out_repeats: int | None = None
 
     def weight(self, values: Key) -> float:
         return self.by_values.get(values, 1.0)
 
+    def leaves_out(self, speeder: int | None, repeat: int | None) -> bool:
+        """Whether a response with these quality flags (1: flagged) has no weight."""
+        return (self.left_out is not None and speeder == 1) or (
+            self.left_out_repeats is not None and repeat == 1
+        )
+
 
 async def weighting(session: AsyncSession, plan: Plan, scope: Scope = COMPLETED) -> Weighting:
-    """Rake the responses in scope (less speeders) to the targets, from one GROUP BY."""
+    """Rake the responses in scope (less speeders, and repeats if so planned) to the targets, from
+    one GROUP BY."""
     targets, cap = plan.targets, plan.cap
-    left_out = None
+    left_out = left_out_repeats = None
     if plan.speeder_fraction is not None:
         left_out = await speeders(session, plan.speeder_fraction, scope)
         scope = left_out.without(scope)
+    if not plan.repeats:
+        left_out_repeats = await repeats(session, scope)
+        scope = replace(scope, repeat=False)
     variables = targets.variables
     counts = await stats.counts(session, variables, scope)
     by_categories: dict[Categories, float] = {}
@@ -153,7 +167,7 @@ async def weighting(session: AsyncSession, plan: Plan, scope: Scope = COMPLETED)
     weights = rake(by_categories, margins, cap) if by_categories else {}
     by_values = {key: weights[targets.categories(dict(zip(variables, key, strict=True)))] for key in counts}
     deff, n_eff = kish((by_values[key], n) for key, n in counts.items())
-    return Weighting(targets, by_values, sum(counts.values()), deff, n_eff, scope, left_out)
+    return Weighting(targets, by_values, sum(counts.values()), deff, n_eff, scope, left_out, left_out_repeats)
 
 
 async def weighted_counts(

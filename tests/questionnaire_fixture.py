@@ -24,7 +24,7 @@ NEW = "trust_media"
 NEW_TEXTS = {
     "text": "Telegram channels",
     "short": "Relatives",
-    "trusting": "Yes, erase everything",
+    "trusting": "Yes, erase my answers",
     "doubting": "No, keep my answers",
 }
 """Texts borrowed from the catalogs, so that this test-only question needs no translation of its own

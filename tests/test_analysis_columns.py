@@ -97,7 +97,7 @@ async def test_columns_follow_answers_through_the_conversation(
     assert await _mismatches(engine) == []
 
     await first.send("/delete")
-    await first.press(_("Yes, erase everything"))
+    await first.press(_("Yes, erase my answers"))
     assert await _mismatches(engine) == []
     async with engine.connect() as connection:
         assert (await connection.execute(text("SELECT count(*) FROM responses"))).scalar() == 1

@@ -59,7 +59,7 @@ async def test_delete_within_48_hours_leaves_no_answer_in_the_chat(
     harness.clock.advance(hours=47)
     assert len(showing_answers(user, _)) >= 5, "answers shown in several messages before /delete"
     await user.send("/delete")
-    await user.press(_("Yes, erase everything"))
+    await user.press(_("Yes, erase my answers"))
     assert showing_answers(user, _) == []
     assert [(m.from_bot, m.plain_text) for m in user.chat] == [(False, "/start"), (True, _(ERASED))]
     deleted = {d.text for d in harness.emulator.deleted}
@@ -81,7 +81,7 @@ async def test_messages_older_than_48_hours_are_named_with_how_to_clear_them(
     harness.clock.advance(hours=49)
     await user.press(_("Male"))
     await user.send("/delete")
-    await user.press(_("Yes, erase everything"))
+    await user.press(_("Yes, erase my answers"))
     assert [m.message_id for m in user.chat][:-1] == old, "the old messages stay, the newer ones are gone"
     until = "20.03.2026 17:00"  # the 12:00 UTC answer in Almaty time (UTC+5 since 2024)
     named = _(
@@ -112,7 +112,7 @@ async def test_clear_this_chat_keeps_the_answers(harness: BotHarness, engine: As
     await user.send("/start")
     assert COMMENT in user.last.plain_text
     await user.send("/delete")
-    await user.press(_("Yes, erase everything"))
+    await user.press(_("Yes, erase my answers"))
     assert showing_answers(user, _) == [] and len(user.chat) == 2
 
 
@@ -140,7 +140,7 @@ async def test_a_flood_keeps_a_bounded_number_of_message_ids(
         await repo.remember_messages(session, response_id, flood)
     assert len((await table_rows(engine))["chat_messages"]) == repo.MAX_KEPT_MESSAGES
     await user.send("/delete")  # past the limit: not kept, so left by /delete
-    await user.press(_("Yes, erase everything"))
+    await user.press(_("Yes, erase my answers"))
     calls = harness.calls("deleteMessages")
     assert [len(call.params["message_ids"]) for call in calls] == [100] * 10
     assert [m.plain_text for m in user.chat if not m.from_bot] == ["/start", "/delete"]
@@ -156,6 +156,6 @@ async def test_telegram_failing_to_delete_still_tells_the_respondent(
     await user.send("34")
     await user.send("/delete")
     harness.emulator.failing_calls = 1
-    await user.press(_("Yes, erase everything"))
+    await user.press(_("Yes, erase my answers"))
     assert user.last.plain_text == _(ERASED)
     assert (await table_rows(engine))["responses"] == []

@@ -482,7 +482,7 @@ async def test_delete_leaves_nothing_of_the_respondent(harness: BotHarness, engi
     assert user.screen == _("Nothing was erased.")
     assert (await table_rows(engine))["answers"]
     await user.send("/delete")
-    await user.press(_("Yes, erase everything"))
+    await user.press(_("Yes, erase my answers"))
     rows = await table_rows(engine)
     assert all(rows[t] == [] for t in ("respondents", "responses", "answers", "answer_choices"))
     # Buttons of the erased response are dead; the person can start afresh.

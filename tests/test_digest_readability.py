@@ -8,7 +8,15 @@ import random
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from research.digest import NOT_STATED, DigestWriter, chart_bars, compose_language, gather, ordered, word
+from research.digest import (
+    NOT_STATED,
+    DigestWriter,
+    chart_bars,
+    compose_language,
+    gather,
+    in_sentence,
+    ordered,
+)
 from research.disclosure import TOTAL, round_shares
 from tests.dataset import NOW, Person, seed
 from tests.harness import BotHarness
@@ -55,7 +63,7 @@ async def test_each_group_shows_every_answer_or_says_fewer_than_k(
         shown, _sep, fewer = line.partition("; ")
         assert sum(share or 0 for share in shares.values()) == 100, line
         for code in ordered(plan):
-            name = _(word(questionnaire, code))
+            name = in_sentence(_, questionnaire, code)
             if shares[code]:
                 assert f"{shares[code]}% {name}" in shown, (line, code)
             elif code in plan.words:
@@ -63,6 +71,8 @@ async def test_each_group_shows_every_answer_or_says_fewer_than_k(
                 assert name in fewer, (line, code)
                 named_fewer += 1
     assert named_fewer, text  # nobody aged 18-29 said Russia is right
+    # An answer without a digest word is its label quoted, not a capital mid-sentence.
+    assert f"% «{_('Hard to say')}»" in text and f"% {_('Hard to say')}" not in text
 
 
 async def test_chart_bars_reach_100_with_every_answer(harness: BotHarness, engine: AsyncEngine) -> None:

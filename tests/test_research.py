@@ -118,13 +118,27 @@ async def test_crosstab_stance_by_main_source_shows_those_without_news(
 
 
 async def test_bad_variable_names_get_the_usage(harness: BotHarness, engine: AsyncEngine) -> None:
-    """Unknown or missing names get a usage message listing every valid variable."""
+    """Unknown or missing names get a usage message, OUTCOME then BY as the command reads them,
+    listing every valid variable."""
     await seed(engine)
     researcher = _researcher(harness)
+    _ = harness.services.i18n.translator("ru")
+    crosstab_usage = _(
+        "Usage: /crosstab OUTCOME BY (the shares of OUTCOME within each group of BY), "
+        "for example /crosstab {outcome} {by}.",
+        outcome="stance",
+        by="age_band",
+    )
+    chart_usage = _(
+        "Usage: /chart OUTCOME [BY], for example /chart {outcome} or /chart {outcome} {by}.",
+        outcome="stance",
+        by="age_band",
+    )
     for command in ("/crosstab stance", "/crosstab stance shoe_size", "/crosstab stance stance", "/chart"):
         await researcher.send(command)
         text = researcher.last.plain_text
         assert all(name in text for name in VARIABLES), (command, text)
+        assert text.startswith(chart_usage if command == "/chart" else crosstab_usage), text
     assert not harness.calls("sendPhoto")
 
 

@@ -62,10 +62,12 @@ async def lookups(services: Services, telegram_user_id: int) -> set[str]:
         *await services.participant_hashes(telegram_user_id),
     }
     for key in keys:
+        participation = privacy.participant_hash(key, telegram_user_id)
         found |= {
             privacy.pseudonym(key, telegram_user_id),
             privacy.researcher_pseudonym(key, telegram_user_id),
-            privacy.participant_hash(key, telegram_user_id),
+            participation,
+            privacy.erasure_marker(key, participation),
         }
     return {value.lower() for value in found}
 

@@ -323,7 +323,7 @@ class Respondent:
             await self.send("/delete")
         elif screen.kind is Kind.ERASE:
             self.leaving = Ending.DELETE.value
-            await self.press(self.reader.button_on(message, "Yes, erase everything", screen.language))
+            await self.press(self.reader.button_on(message, "Yes, erase my answers", screen.language))
             return Ending.DELETE.value
         else:
             assert screen.question is not None

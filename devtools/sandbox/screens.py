@@ -60,7 +60,7 @@ class Reader:
             markers += [
                 (_plain(render.consent_prompt(_, 1)).split("\n")[0], Screen(Kind.CONSENT, language)),
                 (summary_title, Screen(Kind.SUMMARY, language)),
-                (_plain(render.erase_prompt(_)), Screen(Kind.ERASE, language)),
+                (_plain(render.erase_prompt(_, 1)).split("\n")[0], Screen(Kind.ERASE, language)),
             ]
             markers += [(_(q.text), Screen(Kind.QUESTION, language, q)) for q in questionnaire]
         self._markers = markers
