@@ -14,8 +14,6 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.app import build_application, build_receiver
 from bot.concurrency import BACKLOG
@@ -24,19 +22,15 @@ from bot.handlers import PLEASE_WAIT
 from bot.receiving import Webhook, serve
 from bot.sending import SendingLimits
 from conversation.services import Services
-from db.models import ProcessedUpdate
 from devtools.emulator import BotApiEmulator
-from devtools.emulator.core import RateLimit
 from devtools.emulator.server import EmulatorServer
-from devtools.sandbox.flood import FLOOD, FloodRun, flood_while_surveyed
+from devtools.sandbox.flood import FLOOD, PRIVATE_CHAT_LIMIT, FloodRun, flood_while_surveyed, handled
 from devtools.sandbox.screens import Reader
 from devtools.sandbox.verify import check_database
 from tests.conftest import TEST_KEY, TEST_TOKEN, entries, make_settings
 
 pytestmark = pytest.mark.slow
 
-PRIVATE_CHAT_LIMIT = RateLimit(5, 1.0)
-"""Telegram's limit in a private chat as the emulator enforces it: about one message a second, bursts allowed."""
 REPLY_P99 = 1.0
 """Seconds: the issue's bound on the other respondent's reply times while the flood goes on."""
 
@@ -93,13 +87,6 @@ async def _flooded(mode: str, database_url: str, tmp_path: Path) -> Flooded:
     return Flooded(run, server, at_telegram, services)
 
 
-async def _handled(engine: AsyncEngine, update_ids: list[int]) -> int:
-    """How many of these updates the bot handled (claimed in processed_updates)."""
-    async with engine.connect() as connection:
-        statement = select(func.count()).where(ProcessedUpdate.update_id.in_(update_ids))
-        return int((await connection.execute(statement)).scalar_one())
-
-
 async def _assert_the_other_respondent_was_served(
     flooded: Flooded, database_url: str, log_lines: io.StringIO
 ) -> None:
@@ -114,7 +101,7 @@ async def _assert_the_other_respondent_was_served(
 
 
 async def test_a_polled_flood_gets_its_backlog_and_one_please_wait_and_others_flow(
-    database_url: str, engine: AsyncEngine, tmp_path: Path, log_lines: io.StringIO
+    database_url: str, tmp_path: Path, log_lines: io.StringIO
 ) -> None:
     """Polling: the flooder's first BACKLOG messages are handled, the rest dropped (confirmed, not
     handled, not delivered again) after one "please wait" sent within the chat's pace; another
@@ -123,7 +110,7 @@ async def test_a_polled_flood_gets_its_backlog_and_one_please_wait_and_others_fl
     await _assert_the_other_respondent_was_served(flooded, database_url, log_lines)
     run = flooded.run
     assert len(run.flood) == FLOOD and flooded.at_telegram == 0, "Telegram handed out the whole flood"
-    assert await _handled(engine, run.flood) == BACKLOG
+    assert await handled(database_url, run.flood) == BACKLOG
     _ = flooded.services.i18n.translator("ru")
     flooder_chat = flooded.flooder_chat()
     assert flooder_chat.count(_(PLEASE_WAIT)) == 1
@@ -131,13 +118,13 @@ async def test_a_polled_flood_gets_its_backlog_and_one_please_wait_and_others_fl
 
 
 async def test_a_webhook_flood_waits_at_telegram_and_others_flow(
-    database_url: str, engine: AsyncEngine, tmp_path: Path, log_lines: io.StringIO
+    database_url: str, tmp_path: Path, log_lines: io.StringIO
 ) -> None:
     """Webhook: Telegram sends a chat's next update once the last is answered, so the flood waits at
     Telegram (one update of it in the bot at a time, answered within the chat's pace) while another
     respondent's replies come within a second and every answer is stored."""
     flooded = await _flooded("webhook", database_url, tmp_path)
     await _assert_the_other_respondent_was_served(flooded, database_url, log_lines)
-    handled = await _handled(engine, flooded.run.flood)
-    assert handled >= 1 and flooded.at_telegram >= FLOOD - handled - 1, "the rest is still at Telegram"
-    assert len(flooded.flooder_chat()) == 1 + handled, "one reply per handled message, no notice"
+    done = await handled(database_url, flooded.run.flood)
+    assert done >= 1 and flooded.at_telegram >= FLOOD - done - 1, "the rest is still at Telegram"
+    assert len(flooded.flooder_chat()) == 1 + done, "one reply per handled message, no notice"

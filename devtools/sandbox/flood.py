@@ -15,13 +15,20 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import func, select
+
+from db.engine import create_engine
+from db.models import ProcessedUpdate
 from devtools.emulator.client import ControlClient, Reply
+from devtools.emulator.core import RateLimit
 from devtools.emulator.server import EmulatorServer
 from devtools.sandbox.crowd import Outcome, Patience, Respondent, Tally
 from devtools.sandbox.personas import straight_persona
 from devtools.sandbox.screens import Reader
 
 FLOOD = 1000
+PRIVATE_CHAT_LIMIT = RateLimit(5, 1.0)
+"""Telegram's limit in a private chat, for the emulator: about one message a second, bursts allowed."""
 FLOOD_TEXT = "flood"
 THINK = 0.3
 """Seconds a respondent takes per screen (each time between half and one and a half of this)."""
@@ -88,3 +95,14 @@ async def flood_while_surveyed(
         flood_seconds = time.perf_counter() - started
         outcomes = await surveys
     return FloodRun(flooder, flood, list(outcomes), timed.reply_times, flood_seconds)
+
+
+async def handled(database_url: str, update_ids: list[int]) -> int:
+    """How many of these updates the bot handled (claimed in processed_updates)."""
+    engine = create_engine(database_url)
+    try:
+        async with engine.connect() as connection:
+            statement = select(func.count()).where(ProcessedUpdate.update_id.in_(update_ids))
+            return int((await connection.execute(statement)).scalar_one())
+    finally:
+        await engine.dispose()
