@@ -69,8 +69,9 @@ async def main(args: argparse.Namespace) -> None:
             for kind in args.databases:
                 for messages in (0, args.flood):
                     print(f"{mode}, {kind}, flood of {messages}...", file=sys.stderr)
+                    folder = Path(tmp) / f"{mode}-{kind}-{messages}"  # a fresh SQLite file each run
                     run, count, notices = await one_run(
-                        Path(tmp), kind, mode == "webhook", messages, args.respondents, reader
+                        folder, kind, mode == "webhook", messages, args.respondents, reader
                     )
                     unfinished = sum(outcome.status != "complete" for outcome in run.outcomes)
                     times = " | ".join(f"{run.percentile(p):.0f}" for p in (0.5, 0.99, 1.0))

@@ -253,13 +253,11 @@ async def on_error(update: object, context: Context) -> None:
 async def dropped(update: Update, context: Context, warn: bool) -> None:
     """An update dropped unread (its person's backlog was full): close a press's spinner, and with
     `warn` (once per burst) ask the person in a private chat to wait."""
-    await answer_query(update, None)
     chat = update.effective_chat
-    if not warn or chat is None or chat.type != "private":
-        return
-    _ = _translator(update, context)
     try:
-        await context.bot.send_message(chat.id, escape(_(PLEASE_WAIT)))
+        await answer_query(update, None)
+        if warn and chat is not None and chat.type == "private":
+            await context.bot.send_message(chat.id, escape(_translator(update, context)(PLEASE_WAIT)))
     except TelegramError as error:
         log.warning("wait_notice_failed", extra={"error": type(error).__name__})
 
