@@ -10,12 +10,13 @@ handled; an update handled before but delivered again is recognised by `processe
 Fairness. One person cannot hold up the others. At most `BACKLOG` updates of one person are
 in hand; the surplus is dropped (bot.concurrency): confirmed like a handled update, no handler
 run, one "please wait" per burst, a pressed button's spinner closed. Polling does not wait for
-the updates of a person with a backlog (more than one update in hand) before confirming later
-ones: the oldest update a poll asks from is the oldest *other* update in hand, so one person's
-queue never fills getUpdates' window of 100 and everyone else's updates keep coming. A crash
-loses only such queued updates, none of them acknowledged: the person had sent more before the
-bot answered (the same as a dropped update). In webhook mode Telegram sends a chat's next update
-once the previous one is answered, so a flood waits at Telegram, one update of it in hand.
+the updates in hand of a person whose backlog overflowed before confirming later ones: the oldest
+update a poll asks from is the oldest *other* update in hand, so a flooder's queue (slow to drain:
+its replies go at the chat's pace) never pins getUpdates' window of 100, and everyone else's
+updates keep coming. A crash while that person's queue drains loses it, none of it acknowledged
+(it was sent before the bot had answered, like the dropped surplus). In webhook mode Telegram
+sends a chat's next update once the previous one is answered, so a flood waits at Telegram, one
+update of it in hand.
 
 The Receiver is ours from end to end (PTB's Updater is not used): it hands each update to the
 application's public `update_processor.process_update(update, application.process_update(update))`
@@ -203,9 +204,9 @@ class Receiver:
             notice.add_done_callback(self._notices.discard)
 
     def _offset(self) -> int:
-        """What to ask from: the oldest update in hand whose person has no backlog, else the one after
-        the last batch; never less than before (what Telegram was told is confirmed stays so)."""
-        kept = (key for key, (update, _task) in self._handling.items() if self.order.pending(update) <= 1)
+        """What to ask from: the oldest update in hand whose person's backlog did not overflow, else the
+        one after the last batch; never less than before (what Telegram was told is confirmed stays so)."""
+        kept = (key for key, (update, _task) in self._handling.items() if not self.order.overflowed(update))
         self._confirmed = max(self._confirmed, min(kept, default=self._after_batch))
         self._handled = {update_id for update_id in self._handled if update_id >= self._confirmed}
         return self._confirmed
