@@ -72,19 +72,11 @@ class PerPersonOrder:
         """How many people have an update being handled or waiting."""
         return len(self._queues)
 
-    def pending(self, update: object) -> int:
-        """How many updates of the update's person are in hand (waiting or running)."""
-        queue = self._queue_of(update)
-        return queue.pending if queue is not None else 0
-
     def overflowed(self, update: object) -> bool:
         """True while the update's person is in a burst that overflowed (their updates are dropped)."""
-        queue = self._queue_of(update)
-        return queue is not None and queue.warned
-
-    def _queue_of(self, update: object) -> _Queue | None:
         key = ordering_key(update)
-        return self._queues.get(key) if key is not None else None
+        queue = self._queues.get(key) if key is not None else None
+        return queue is not None and queue.warned
 
     def admit(self, update: object) -> Admission:
         """Take `update` into its person's queue (RUN), or not: DROP, or WARN for the first of a burst."""
