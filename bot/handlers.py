@@ -13,7 +13,7 @@ from html import escape
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import BulkRequestLimit
-from telegram.error import BadRequest, Forbidden, NetworkError
+from telegram.error import BadRequest, Forbidden, NetworkError, TelegramError
 
 from bot.context import Context
 from bot.refusals import is_redundant, log_refusal
@@ -21,13 +21,17 @@ from conversation import turns as conversation
 from conversation.callbacks import decode
 from conversation.render import View
 from conversation.turns import DeleteMessages, Edit, Send, StripButtons, Toast, Turn
-from core.i18n import N_, supported_language
+from core.i18n import N_, Translator, supported_language
 from db import repo
 from db.engine import wipe_deleted
 
 log = logging.getLogger(__name__)
 
 TRY_AGAIN = N_("Something went wrong. Please try again in a moment.")
+PLEASE_WAIT = N_(
+    "Please wait: I am still answering your earlier messages. The messages you sent meanwhile "
+    "were not read; send them again once I have answered."
+)
 Step = Callable[[Turn], Awaitable[None]]
 
 
@@ -216,10 +220,8 @@ async def button(update: Update, context: Context) -> None:
 
 async def group_start(update: Update, context: Context) -> None:
     """/start in a group: invite to a private chat; the survey never runs in groups."""
-    assert update.effective_message is not None and update.effective_user is not None
-    services = context.services
-    lang = supported_language(update.effective_user.language_code) or services.settings.default_language
-    _ = services.i18n.translator(lang)
+    assert update.effective_message is not None
+    _ = _translator(update, context)
     link = f"https://t.me/{context.bot.username}?start=survey"
     keyboard = InlineKeyboardMarkup([[InlineKeyboardButton(_("Open a private chat"), url=link)]])
     try:
@@ -238,9 +240,7 @@ async def on_error(update: object, context: Context) -> None:
         return
     if update.effective_chat.type != "private":
         return
-    services = context.services
-    lang = supported_language(update.effective_user.language_code) or services.settings.default_language
-    _ = services.i18n.translator(lang)
+    _ = _translator(update, context)
     try:
         if update.callback_query:
             await update.callback_query.answer(_(TRY_AGAIN))
@@ -248,3 +248,22 @@ async def on_error(update: object, context: Context) -> None:
             await context.bot.send_message(update.effective_chat.id, escape(_(TRY_AGAIN)))
     except Exception as notify_error:
         log.warning("error_notice_failed", extra={"error": type(notify_error).__name__})
+
+
+async def dropped(update: Update, context: Context, warn: bool) -> None:
+    """An update dropped unread (its person's backlog was full): close a press's spinner, and with
+    `warn` (once per burst) ask the person in a private chat to wait."""
+    chat = update.effective_chat
+    try:
+        await answer_query(update, None)
+        if warn and chat is not None and chat.type == "private":
+            await context.bot.send_message(chat.id, escape(_translator(update, context)(PLEASE_WAIT)))
+    except TelegramError as error:
+        log.warning("wait_notice_failed", extra={"error": type(error).__name__})
+
+
+def _translator(update: Update, context: Context) -> Translator:
+    """The texts in the language of the person's Telegram app, if the bot speaks it (no database read)."""
+    assert update.effective_user is not None
+    language = supported_language(update.effective_user.language_code)
+    return context.services.i18n.translator(language or context.services.settings.default_language)

@@ -1,11 +1,22 @@
-"""Receiving updates from Telegram, confirmed only once the bot has handled them.
+"""Receiving updates from Telegram, confirmed only once the bot has handled them (or dropped them).
 
 PTB's Updater confirms updates before they are handled: a polled batch with its next
 getUpdates call, a webhook request with an immediate 200. A bot killed at that moment loses
-them: the people who sent them get no reply. Here polling always asks from the oldest update
-still being handled, and the webhook answers Telegram once the update is handled, so Telegram
+them: the people who sent them get no reply. Here polling asks from the oldest update still
+being handled, and the webhook answers Telegram once the update is handled, so Telegram
 keeps (and after a crash delivers again, to this process or another replica) everything not yet
 handled; an update handled before but delivered again is recognised by `processed_updates`.
+
+Fairness. One person cannot hold up the others. At most `BACKLOG` updates of one person are
+in hand; the surplus is dropped (bot.concurrency): confirmed like a handled update, no handler
+run, one "please wait" per burst, a pressed button's spinner closed. Polling does not wait for
+the updates in hand of a person whose backlog overflowed before confirming later ones: the oldest
+update a poll asks from is the oldest *other* update in hand, so a flooder's queue (slow to drain:
+its replies go at the chat's pace) never pins getUpdates' window of 100, and everyone else's
+updates keep coming. A crash while that person's queue drains loses it, none of it acknowledged
+(it was sent before the bot had answered, like the dropped surplus). In webhook mode Telegram
+sends a chat's next update once the previous one is answered, so a flood waits at Telegram, one
+update of it in hand.
 
 The Receiver is ours from end to end (PTB's Updater is not used): it hands each update to the
 application's public `update_processor.process_update(update, application.process_update(update))`
@@ -31,14 +42,17 @@ from telegram import Bot, Update
 from telegram.error import InvalidToken, RetryAfter, TelegramError
 from telegram.ext import Application
 
-from bot.concurrency import PerPersonOrder
+from bot import handlers
+from bot.concurrency import Admission, PerPersonOrder
+from bot.context import Context
 from bot.health import Heartbeat
 from bot.sending import retry_after_seconds
 
 log = logging.getLogger(__name__)
 
 BUSY_WAIT = 0.25
-"""While updates are being handled, poll again after one of them is done, or after this many seconds."""
+"""While a poll would only fetch updates in hand again, poll after one of them is done, or after this many
+seconds."""
 MAX_BACKOFF = 30.0
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 MAX_UPDATE_ID = 2**63
@@ -89,12 +103,16 @@ class Receiver:
         """Set when the bot should wind down: a stop signal, or the receiver died."""
         self.failure: ReceiverDiedError | None = None
         self._task: asyncio.Task[None] | None = None
-        self._handling: dict[int, asyncio.Task[None]] = {}
+        self._handling: dict[int, tuple[Update, asyncio.Task[None]]] = {}
+        self._notices: set[asyncio.Task[None]] = set()
+        """Answers to dropped updates being sent ("please wait", a closed spinner)."""
         self._progress = asyncio.Event()
         self._handled: set[int] = set()
-        """Updates handled but not yet confirmed (an older one is still in hand)."""
+        """Updates handled or dropped but not yet confirmed (an older one is still in hand)."""
         self._after_batch = 0
         """The offset that confirms the last batch received (0: none yet)."""
+        self._confirmed = 0
+        """The offset last asked with: every update below it is confirmed to Telegram."""
         self._server: web.AppRunner | None = None
 
     async def start(self) -> None:
@@ -121,8 +139,9 @@ class Receiver:
             await asyncio.wait([self._task])
         if self._server is not None:
             await self._server.cleanup()
-        if self._handling:
-            await asyncio.wait(list(self._handling.values()))
+        in_hand = [task for _update, task in self._handling.values()] + list(self._notices)
+        if in_hand:
+            await asyncio.wait(in_hand)
         if self._after_batch:
             with contextlib.suppress(TelegramError):
                 await self.application.bot.get_updates(offset=self._after_batch, timeout=0, limit=1)
@@ -155,21 +174,42 @@ class Receiver:
         if update is None:
             log.warning("webhook_refused", extra={"reason": "not an update"})
             return web.Response(status=400)
-        task = self._handling.get(update.update_id) or self._take(update)
-        await asyncio.shield(task)
+        in_hand = self._handling.get(update.update_id)
+        task = in_hand[1] if in_hand is not None else self._take(update)
+        if task is not None:
+            await asyncio.shield(task)
         return web.Response()
 
-    def _take(self, update: Update) -> asyncio.Task[None]:
-        """Start handling `update`; it counts as in hand until done."""
+    def _take(self, update: Update) -> asyncio.Task[None] | None:
+        """Start handling `update` (it counts as in hand until done), or drop it (None): its
+        person's backlog is full."""
+        admission = self.order.admit(update)
+        if admission is not Admission.RUN:
+            self._drop(update, warn=admission is Admission.WARN)
+            return None
         task = asyncio.create_task(self._handle(update))
-        self._handling[update.update_id] = task
+        self._handling[update.update_id] = (update, task)
         return task
 
+    def _drop(self, update: Update, warn: bool) -> None:
+        """Count `update` as handled without handling it; answer a press, and say "please wait" if `warn`."""
+        if isinstance(self.source, Polling):
+            self._handled.add(update.update_id)
+        if warn:
+            log.warning("backlog_full", extra={"backlog": self.order.backlog})
+        if warn or update.callback_query is not None:
+            context = Context.from_update(update, self.application)
+            notice = asyncio.create_task(handlers.dropped(update, context, warn))
+            self._notices.add(notice)
+            notice.add_done_callback(self._notices.discard)
+
     def _offset(self) -> int:
-        """What to ask from: the oldest update still in hand, else the one after the last batch."""
-        offset = min(self._handling) if self._handling else self._after_batch
-        self._handled = {update_id for update_id in self._handled if update_id >= offset}
-        return offset
+        """What to ask from: the oldest update in hand whose person's backlog did not overflow, else the
+        one after the last batch; never less than before (what Telegram was told is confirmed stays so)."""
+        kept = (key for key, (update, _task) in self._handling.items() if not self.order.overflowed(update))
+        self._confirmed = max(self._confirmed, min(kept, default=self._after_batch))
+        self._handled = {update_id for update_id in self._handled if update_id >= self._confirmed}
+        return self._confirmed
 
     async def _poll(self, polling: Polling) -> None:
         """Delete any webhook, then poll until cancelled; only an invalid token ends it."""
@@ -177,11 +217,13 @@ class Receiver:
         await bot.delete_webhook()
         backoff = 1.0
         while True:
-            busy = bool(self._handling)
+            offset = self._offset()
+            # Nothing fetched is left unconfirmed: the poll can wait for new updates.
+            fresh_only = offset == self._after_batch
             try:
                 updates = await bot.get_updates(
-                    offset=self._offset(),
-                    timeout=0 if busy else polling.timeout,
+                    offset=offset,
+                    timeout=polling.timeout if fresh_only else 0,
                     allowed_updates=polling.allowed_updates,
                 )
             except InvalidToken:
@@ -201,7 +243,7 @@ class Receiver:
                     self._take(update)
             if updates:
                 self._after_batch = updates[-1].update_id + 1
-            if busy or self._handling:
+            if self._offset() < self._after_batch:  # the next poll would fetch updates in hand again
                 self._progress.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._progress.wait(), BUSY_WAIT)
