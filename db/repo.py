@@ -2,15 +2,29 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, delete, exists, func, insert, literal, or_, select, update
+from sqlalchemy import (
+    CursorResult,
+    case,
+    column,
+    delete,
+    exists,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    update,
+    values,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from db.models import (
     Answer,
@@ -56,9 +70,7 @@ async def lock_respondent(session: AsyncSession, pseudonym: str) -> Respondent |
     return (await session.execute(statement)).scalar_one_or_none()
 
 
-async def rekey_respondent(
-    session: AsyncSession, old: str, new: str
-) -> tuple[Respondent | None, Response | None]:
+async def rekey_respondent(session: AsyncSession, old: str, new: str) -> Locked:
     """Move a respondent found under PSEUDONYM_KEY_OLD to the current key's pseudonym, locked,
     with their newest response (as lock_respondent_with_response)."""
     await session.execute(update(Respondent).where(Respondent.pseudonym == old).values(pseudonym=new))
@@ -110,19 +122,47 @@ async def unlink_settled(session: AsyncSession, cutoff: datetime, limit: int) ->
     return len(ids)
 
 
-async def lock_respondent_with_response(
-    session: AsyncSession, pseudonym: str
-) -> tuple[Respondent | None, Response | None]:
+Locked = tuple[Respondent | None, Response | None, dict[str, AnswerValue] | None]
+"""The respondent, their newest response, and its answers when they were read with them (else None)."""
+
+
+def _answers_json() -> Any:
+    """The answers of `responses.id` (the enclosing row) as one JSON text: [[question, option,
+    number, text, [choice, ...]], ...], built by SQLite's json1 functions."""
+    choices = (
+        select(func.json_group_array(AnswerChoice.option))
+        .where(AnswerChoice.response_id == Answer.response_id, AnswerChoice.question == Answer.question)
+        .scalar_subquery()
+    )
+    row = func.json_array(Answer.question, Answer.option, Answer.number, Answer.text, func.json(choices))
+    return select(func.json_group_array(row)).where(Answer.response_id == Response.id).scalar_subquery()
+
+
+def _answers_from_json(text: str) -> dict[str, AnswerValue]:
+    return {
+        question: AnswerValue(option=option, choices=tuple(sorted(choices)), number=number, text=value)
+        for question, option, number, value, choices in json.loads(text)
+    }
+
+
+async def lock_respondent_with_response(session: AsyncSession, pseudonym: str) -> Locked:
     """The respondent with this pseudonym and their newest response (each respondent has one in this
     version), both row-locked until the transaction ends: one statement where both exist.
 
     Both rows are locked because PostgreSQL, when the statement had to wait for a lock, reads the
     locked rows again as the transaction that held them left them, but a joined row that is not
     locked as it was before the wait: a double tap on two replicas would see a stale response.
-    Without a response (a first contact, before consent), the respondent alone is looked up.
+    For the same reason the answers are read there by a statement of their own (load_answers),
+    after the lock. SQLite took its write lock at BEGIN IMMEDIATE, so nothing can change under
+    this statement: it reads the answers too (as JSON, one row). Without a response (a first
+    contact, before consent), the respondent alone is looked up.
     """
+    sqlite = session.get_bind().dialect.name == "sqlite"
+    columns: list[Any] = [Respondent, Response]
+    if sqlite:
+        columns.append(_answers_json().label("answers"))
     statement = (
-        select(Respondent, Response)
+        select(*columns)
         .join(Response, Response.respondent_id == Respondent.id)
         .where(Respondent.pseudonym == pseudonym)
         .order_by(Response.started_at.desc())
@@ -131,8 +171,8 @@ async def lock_respondent_with_response(
     )
     row = (await session.execute(statement)).one_or_none()
     if row is not None:
-        return row[0], row[1]
-    return await lock_respondent(session, pseudonym), None
+        return row[0], row[1], _answers_from_json(row[2]) if sqlite else None
+    return await lock_respondent(session, pseudonym), None, None
 
 
 async def load_answers(session: AsyncSession, response_id: uuid.UUID) -> dict[str, AnswerValue]:
@@ -211,14 +251,56 @@ async def delete_answers(session: AsyncSession, response: Response, questions: I
             setattr(response, ANSWER_COLUMNS[question], None)
 
 
-async def remember_question_message(
-    session: AsyncSession, response_id: uuid.UUID, step: int, message_id: int
+async def note_sent_message(
+    connection: AsyncConnection,
+    response_id: uuid.UUID,
+    message: tuple[int, datetime],
+    step: int | None = None,
 ) -> None:
-    """Note which message shows the current question, unless the response moved on meanwhile."""
-    await session.execute(
-        update(Response)
-        .where(Response.id == response_id, Response.step == step)
-        .values(question_message_id=message_id)
+    """Keep a message the bot sent, after sending, in one statement of its own (`connection` in
+    autocommit: a single statement needs no transaction around it).
+
+    With `step` it shows the current question at that step: it becomes the response's
+    question_message_id, which /delete counts among the kept messages; a response that moved on
+    meanwhile keeps it in chat_messages instead (a second statement, only then).
+    """
+    if step is not None:
+        moved = update(Response).where(Response.id == response_id, Response.step == step)
+        result = await connection.execute(moved.values(question_message_id=message[0]))
+        if cast("CursorResult[Any]", result).rowcount == 1:
+            return
+    await connection.execute(_keep_statement(connection.dialect.name, response_id, [message]))
+
+
+def _keep_statement(
+    dialect: str,
+    response_id: uuid.UUID,
+    messages: Sequence[tuple[int, datetime]],
+    limit: int = MAX_KEPT_MESSAGES,
+) -> Any:
+    """INSERT the messages into chat_messages unless the response is gone, at most up to `limit`
+    rows for the response; RETURNING the ids that were new."""
+    kept = select(func.count()).select_from(ChatMessage).where(ChatMessage.response_id == response_id)
+    count = kept.scalar_subquery()
+    room = case((count < limit, limit - count), else_=0)
+    new = (
+        values(
+            column("message_id", ChatMessage.message_id.type),
+            column("sent_at", ChatMessage.sent_at.type),
+            name="new",
+        )
+        .data(list(messages))
+        .cte("new")
+    )
+    source = (
+        select(literal(response_id, ChatMessage.response_id.type), new.c.message_id, new.c.sent_at)
+        .where(exists().where(Response.id == response_id))
+        .limit(room)
+    )
+    insert_into = pg_insert if dialect == "postgresql" else sqlite_insert
+    statement = insert_into(ChatMessage).from_select(["response_id", "message_id", "sent_at"], source)
+    return statement.on_conflict_do_nothing(index_elements=["response_id", "message_id"]).returning(
+        ChatMessage.message_id
     )
 
 
@@ -227,23 +309,24 @@ async def remember_messages(
     response_id: uuid.UUID,
     messages: Sequence[tuple[int, datetime]],
     limit: int = MAX_KEPT_MESSAGES,
-) -> None:
-    """Keep (message id, date) of survey messages in the chat, unless the response is gone meanwhile.
+) -> set[int]:
+    """Keep (message id, date) of survey messages in the chat, unless the response is gone meanwhile;
+    the ids that were not kept before.
 
     At most `limit` per response: an account flooding the bot cannot grow the table without end.
-    One statement a message: the checks are part of the INSERT ... SELECT.
+    One statement for them all: the checks are part of the INSERT ... SELECT.
     """
-    kept = select(func.count()).select_from(ChatMessage).where(ChatMessage.response_id == response_id)
-    room = kept.scalar_subquery() < limit
-    alive = exists().where(Response.id == response_id)
-    for message_id, sent_at in messages:
-        row = select(
-            literal(response_id, ChatMessage.response_id.type),
-            literal(message_id, ChatMessage.message_id.type),
-            literal(sent_at, ChatMessage.sent_at.type),
-        ).where(alive, room)
-        statement = upsert(session, ChatMessage).from_select(["response_id", "message_id", "sent_at"], row)
-        await session.execute(statement.on_conflict_do_nothing(index_elements=["response_id", "message_id"]))
+    if not messages:
+        return set()
+    dialect = session.get_bind().dialect.name
+    result = await session.execute(_keep_statement(dialect, response_id, messages, limit))
+    return set(result.scalars())
+
+
+async def message_kept(session: AsyncSession, response_id: uuid.UUID, message_id: int) -> bool:
+    """True when this message of the response's chat is kept."""
+    where = exists().where(ChatMessage.response_id == response_id, ChatMessage.message_id == message_id)
+    return bool(await session.scalar(select(where)))
 
 
 async def forget_messages(session: AsyncSession, response_id: uuid.UUID) -> list[tuple[int, datetime]]:
