@@ -249,7 +249,9 @@ async def _claim_by_message(
     if turn.shown is not None:
         keep.append(turn.shown)
     keep = list(dict(keep).items())  # each id once
-    new = await repo.remember_messages(turn.session, response.id, keep)
+    new, answers = await repo.keep_messages_reading_answers(turn.session, response.id, keep)
+    if answers is not None:
+        turn.stored = answers
     if message[0] in new:
         turn.kept |= {message_id for message_id, _ in keep}  # new, or kept before
         return True

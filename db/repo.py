@@ -11,12 +11,14 @@ from typing import Any, cast
 
 from sqlalchemy import (
     CursorResult,
+    Text,
     bindparam,
     case,
     delete,
     exists,
     func,
     insert,
+    literal_column,
     or_,
     select,
     union_all,
@@ -191,10 +193,11 @@ async def lock_respondent_with_response(session: AsyncSession, pseudonym: str) -
     Both rows are locked because PostgreSQL, when the statement had to wait for a lock, reads the
     locked rows again as the transaction that held them left them, but a joined row that is not
     locked as it was before the wait: a double tap on two replicas would see a stale response.
-    For the same reason the answers are read there by a statement of their own (load_answers),
-    after the lock. SQLite took its write lock at BEGIN IMMEDIATE, so nothing can change under
-    this statement: it reads the answers too (as JSON, one row). Without a response (a first
-    contact, before consent), the respondent alone is looked up.
+    For the same reason the answers are read there by a later statement, after the lock
+    (load_answers, or keep_messages_reading_answers with the person's message). SQLite took its
+    write lock at BEGIN IMMEDIATE, so nothing can change under this statement: it reads the
+    answers too (as JSON, one row). Without a response (a first contact, before consent), the
+    respondent alone is looked up.
     """
     dialect = _dialect(session)
     row = (await session.execute(_lock_statement(dialect), {"pseudonym": pseudonym})).one_or_none()
@@ -372,6 +375,41 @@ async def remember_messages(
         result = await connection.execute(statement, _keep_parameters(response_id, chunk, limit))
         new |= set(result.scalars())
     return new
+
+
+@cache
+def _keep_and_read_statement(rows: int) -> Any:
+    """PostgreSQL: _keep_statement's INSERT as a CTE, and the response's answers read by the same
+    statement (after the lock, so as they now are) as JSON like _answers_json's."""
+    kept = _keep_statement("postgresql", rows).cte("kept")
+    choices = (
+        select(func.coalesce(func.json_agg(AnswerChoice.option), literal_column("'[]'::json")))
+        .where(AnswerChoice.response_id == Answer.response_id, AnswerChoice.question == Answer.question)
+        .scalar_subquery()
+    )
+    row = func.json_build_array(Answer.question, Answer.option, Answer.number, Answer.text, choices)
+    answers = (
+        select(func.coalesce(func.json_agg(row), literal_column("'[]'::json")).cast(Text))
+        .where(Answer.response_id == bindparam("response_id"))
+        .scalar_subquery()
+    )
+    new = select(func.array_agg(kept.c.message_id)).scalar_subquery()
+    return select(new.label("new"), answers.label("answers"))
+
+
+async def keep_messages_reading_answers(
+    session: AsyncSession, response_id: uuid.UUID, messages: Sequence[tuple[int, datetime]]
+) -> tuple[set[int], dict[str, AnswerValue] | None]:
+    """remember_messages, and on PostgreSQL the response's answers read by the same statement
+    (SQLite read them with the lock: None)."""
+    if _dialect(session) != "postgresql" or len(messages) > KEPT_PER_STATEMENT:
+        return await remember_messages(session, response_id, messages), None
+    connection = await session.connection()
+    statement = _keep_and_read_statement(len(messages))
+    row = (
+        await connection.execute(statement, _keep_parameters(response_id, messages, MAX_KEPT_MESSAGES))
+    ).one()
+    return set(row.new or ()), _answers_from_json(row.answers)
 
 
 async def message_kept(session: AsyncSession, response_id: uuid.UUID, message_id: int) -> bool:
