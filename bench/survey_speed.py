@@ -13,7 +13,8 @@ reply before the next: for a typed message, the bot's next message; for a press,
 answer to the press (the bot's last call of the turn). "answers/s" counts those actions; p50 and
 p99 are over the times from sending an action to that reply. The ceiling is the same run
 against bench/noop_bot.py (a PTB bot that answers every update with one message); the ratio
-is bot / ceiling. "bot CPU" is the bot process's CPU time (user + system) per answer. "chat
+is bot / ceiling. "bot CPU" is the bot process's CPU time (user + system) per answer; "CPU
+ratio" divides it by the no-op bot's on the same level. "chat
 calls" are the Bot API calls per answer that carry a chat (messages, edits; answering a button
 press does not), counted by the emulator.
 
@@ -236,8 +237,9 @@ async def memory_per_respondent(folder: Path, database_url: str, respondents: in
 def table(results: dict[str, dict[int, Run]], ceiling: dict[int, Run]) -> str:
     lines = [
         "| database | respondents at once | answers/s | p50 ms | p99 ms | bot CPU ms/answer "
-        "| chat calls/answer | no-op bot answers/s | ratio | surveys broken off |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| chat calls/answer | no-op bot answers/s | ratio | no-op CPU ms/answer | CPU ratio "
+        "| surveys broken off |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for name, runs in results.items():
         for level, run in runs.items():
@@ -246,7 +248,7 @@ def table(results: dict[str, dict[int, Run]], ceiling: dict[int, Run]) -> str:
             lines.append(
                 f"| {name} | {level} | {run.rate:.0f} | {p50:.1f} | {p99:.1f} | {run.cpu_ms:.1f} "
                 f"| {run.calls_per_answer:.2f} | {top.rate:.0f} | {run.rate / top.rate:.2f} "
-                f"| {len(run.failures)} |"
+                f"| {top.cpu_ms:.1f} | {run.cpu_ms / top.cpu_ms:.1f} | {len(run.failures)} |"
             )
     return "\n".join(lines)
 

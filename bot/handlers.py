@@ -23,7 +23,7 @@ from conversation.render import View
 from conversation.turns import DeleteMessages, Edit, Send, StripButtons, Toast, Turn
 from core.i18n import N_, Translator, supported_language
 from db import repo
-from db.engine import wipe_deleted
+from db.engine import autocommit, wipe_deleted
 
 log = logging.getLogger(__name__)
 
@@ -43,8 +43,11 @@ def markup(view: View) -> InlineKeyboardMarkup | None:
     return InlineKeyboardMarkup(rows)
 
 
-async def _handle(update: Update, context: Context, step: Step) -> None:
-    """Run `step` for this update in one transaction, then perform its replies."""
+async def _handle(update: Update, context: Context, step: Step, by_step: bool = False) -> None:
+    """Run `step` for this update in one transaction, then perform its replies.
+
+    `by_step`: a press that the response's step claims (conversation.claimed_by_step).
+    """
     services = context.services
     user, message = update.effective_user, update.effective_message
     assert user is not None
@@ -52,21 +55,23 @@ async def _handle(update: Update, context: Context, step: Step) -> None:
     # The memory-hard hash is computed before the transaction, so no lock waits for it.
     hashes = await services.participant_hashes(user.id)
     async with services.sessions.begin() as session:
-        fresh = await repo.claim_update(session, update.update_id, services.clock())
         turn = await conversation.open_turn(
             services,
             session,
             user.id,
             user.language_code,
+            update.update_id,
             hashes,
             shown,
             new_message=update.message is not None,
+            by_step=by_step,
         )
-        if fresh:
+        if turn.fresh:
             await step(turn)
         else:
             log.info("duplicate_update")
             await conversation.redelivered(turn)
+        await conversation.close_turn(turn)
     if turn.erased:
         await wipe_deleted(services.engine)
     await _perform(turn, update, context)
@@ -91,17 +96,17 @@ async def _perform(turn: Turn, update: Update, context: Context) -> None:
 
 
 async def _remember(turn: Turn, reply: Send, message_id: int, sent_at: datetime) -> None:
-    """Note a sent message: as the current question's if tracked, and as one of the survey's chat."""
-    response = turn.response
-    if reply.track is None and response is None:
+    """Note a sent message of the survey's chat: as the current question's if tracked (later, by
+    the person's next turn, if lazy), else as one of the chat's."""
+    response, track = turn.response, reply.track
+    if response is None:
         return
-    async with turn.services.sessions.begin() as session:
-        if reply.track is not None:
-            await repo.remember_question_message(
-                session, reply.track.response_id, reply.track.step, message_id
-            )
-        if response is not None:
-            await repo.remember_messages(session, response.id, [(message_id, sent_at)])
+    if reply.lazy and track is not None:
+        turn.services.note_later(track.response_id, track.step, message_id, sent_at)
+        return
+    step = track.step if track is not None else None
+    async with autocommit(turn.services.engine) as connection:
+        await repo.note_sent_message(connection, response.id, (message_id, sent_at), step)
 
 
 async def _delete(reply: DeleteMessages, chat_id: int, context: Context) -> None:
@@ -215,7 +220,12 @@ async def button(update: Update, context: Context) -> None:
         await _handle(update, context, conversation.forged_button)
         return
     message_id = message.message_id
-    await _handle(update, context, lambda turn: conversation.on_button(turn, callback, message_id))
+    await _handle(
+        update,
+        context,
+        lambda turn: conversation.on_button(turn, callback, message_id),
+        by_step=conversation.claimed_by_step(callback),
+    )
 
 
 async def group_start(update: Update, context: Context) -> None:

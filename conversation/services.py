@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -19,6 +20,8 @@ from survey.targets import Targets
 
 PARTICIPANT_CACHE_SIZE = 10_000
 """Participation hashes kept in memory (never stored), so one person costs one scrypt per process."""
+UNNOTED_SIZE = 10_000
+"""Sent-but-unnoted question messages kept in memory (see Services.note_later), newest last."""
 
 
 def utc_now() -> datetime:
@@ -40,6 +43,19 @@ class Services:
     clock: Callable[[], datetime] = utc_now
     rng: random.Random = field(default_factory=random.SystemRandom)
     _participant_hashes: OrderedDict[str, str] = field(default_factory=OrderedDict)
+    _unnoted: OrderedDict[uuid.UUID, tuple[int, int, datetime]] = field(default_factory=OrderedDict)
+
+    def note_later(self, response_id: uuid.UUID, step: int, message_id: int, sent_at: datetime) -> None:
+        """Hold the id of a question sent at `step` (one that shows no answer) for the person's next
+        turn in this process, which stores it with its own statements (take_unnoted)."""
+        self._unnoted.pop(response_id, None)
+        self._unnoted[response_id] = (step, message_id, sent_at)
+        while len(self._unnoted) > UNNOTED_SIZE:
+            self._unnoted.popitem(last=False)
+
+    def take_unnoted(self, response_id: uuid.UUID) -> tuple[int, int, datetime] | None:
+        """The (step, message id, date) held by note_later for this response, forgotten here."""
+        return self._unnoted.pop(response_id, None)
 
     @property
     def keys(self) -> list[str]:

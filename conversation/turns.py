@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import flag_modified, set_committed_value
 
 from conversation import render
 from conversation.callbacks import Action, Callback
@@ -46,10 +47,18 @@ DELETABLE_FOR = timedelta(hours=48)
 
 @dataclass(frozen=True)
 class Send:
-    """Send a new message; `track` remembers it as the message of the current question."""
+    """Send a new message; `track` remembers it as the message of the current question.
+
+    Once sent, its id is kept for /delete by a statement of its own, unless `lazy`: a question
+    that shows no answer (the next one after a typed answer), whose id the person's next turn in
+    this process keeps with its own statements (Services.note_later), or their press on it. A
+    crash (or a next turn on another replica) in between leaves that question in the chat after
+    /delete: never an answer, which are all in messages kept before the reply or noted at once.
+    """
 
     view: View
     track: Position | None = None
+    lazy: bool = False
 
 
 @dataclass(frozen=True)
@@ -111,6 +120,17 @@ class Turn:
     """No respondent, but this person took part before and their response was unlinked."""
     erased: bool = False
     """The turn erased a respondent: the caller wipes what the database files still hold."""
+    fresh: bool = True
+    """False when the update was handled before (Telegram delivered it again)."""
+    stored: Answers | None = None
+    """The response's answers as stored, once read (see answers())."""
+    shown: tuple[int, datetime] | None = None
+    """The message that showed the current question when the turn began, and its date (or the
+    turn's time where unknown); counted as kept while it is the response's question_message_id."""
+    kept: set[int] = field(default_factory=set)
+    """Message ids this turn made sure are kept."""
+    adopted: int | None = None
+    """The question message noted later (Send.lazy) that this turn found still current."""
 
     @property
     def language(self) -> str:
@@ -124,11 +144,25 @@ class Turn:
     def _(self) -> Translator:
         return self.services.i18n.translator(self.language)
 
-    def say(self, view: View, track: Position | None = None) -> None:
-        self.replies.append(Send(view, track))
+    def say(self, view: View, track: Position | None = None, lazy: bool = False) -> None:
+        self.replies.append(Send(view, track, lazy))
+
+    async def answers(self) -> Answers:
+        """The response's current answers (read with the lock on SQLite, else once, when first needed)."""
+        if self.stored is None:
+            assert self.response is not None
+            self.stored = await repo.load_answers(self.session, self.response.id)
+        return self.stored
 
     def toast(self, text: str) -> None:
         self.replies.append(Toast(text))
+
+
+def claimed_by_step(callback: Callback | None) -> bool:
+    """True for a press that changes a response only at the step its button was shown for (the
+    press then moves the step on): a second delivery of it finds the step moved and changes
+    nothing, so the step is its claim and it needs no row in processed_updates."""
+    return callback is not None and callback.action not in (Action.LANGUAGE, Action.CONSENT, Action.ERASE)
 
 
 async def open_turn(
@@ -136,17 +170,20 @@ async def open_turn(
     session: AsyncSession,
     telegram_user_id: int,
     telegram_language: str | None,
+    update_id: int,
     participant_hashes: Sequence[str] = (),
     message: tuple[int, datetime] | None = None,
     new_message: bool = True,
+    by_step: bool = False,
 ) -> Turn:
-    """Lock the respondent (if any) and load their response for this event.
+    """Lock the respondent (if any) and load their response for this event, and claim the update.
 
     A respondent still under PSEUDONYM_KEY_OLD moves to the current key. Without a respondent,
     `participant_hashes` (services.participant_hashes, computed before the transaction) tell
-    whether this person's response was unlinked. The update's message (`new_message`: the
-    person's own; a press is on one of the bot's, kept when sent) is kept as part of the survey's
-    chat while there is a response.
+    whether this person's response was unlinked. The claim (turn.fresh: handled exactly once):
+    the person's own message (`new_message`), kept as part of the survey's chat while there is a
+    response, is its own claim, in the same statement; a press `by_step` (claimed_by_step) is
+    claimed by the response's step; any other update by its id in processed_updates.
     """
     turn = Turn(
         services,
@@ -156,10 +193,14 @@ async def open_turn(
         services.clock(),
         message,
     )
-    turn.respondent, turn.response = await repo.lock_respondent_with_response(session, turn.pseudonym)
+    turn.respondent, turn.response, turn.stored = await repo.lock_respondent_with_response(
+        session, turn.pseudonym
+    )
     old_pseudonym = services.old_pseudonym(telegram_user_id)
     if turn.respondent is None and old_pseudonym is not None:
-        turn.respondent, turn.response = await repo.rekey_respondent(session, old_pseudonym, turn.pseudonym)
+        turn.respondent, turn.response, turn.stored = await repo.rekey_respondent(
+            session, old_pseudonym, turn.pseudonym
+        )
     if participant_hashes:
         turn.participant_hash, turn.participant_hashes = participant_hashes[0], participant_hashes
     if turn.respondent is not None:
@@ -167,9 +208,73 @@ async def open_turn(
             turn.respondent.participant_hash = turn.participant_hash
     elif participant_hashes:
         turn.unlinked = await repo.participated(session, participant_hashes)
-    if turn.response is not None and message is not None and new_message:
-        await repo.remember_messages(session, turn.response.id, [message])
+    response = turn.response
+    unnoted: list[tuple[int, datetime]] = []
+    if response is not None:
+        _take_unnoted(turn, response, unnoted)
+    if response is not None and message is not None and new_message:
+        turn.fresh = await _claim_by_message(turn, response, message, unnoted, update_id)
+    elif not (by_step and response is not None):
+        turn.fresh = await repo.claim_update(session, update_id, turn.now)
     return turn
+
+
+def _take_unnoted(turn: Turn, response: Response, unnoted: list[tuple[int, datetime]]) -> None:
+    """The question message this process sent last without noting it (Send.lazy): it shows the
+    current question when the response is still at its step; either way it is kept by this turn
+    if the turn keeps the person's message (else it showed a question only, and is let go)."""
+    held = turn.services.take_unnoted(response.id)
+    if held is not None:
+        step, message_id, sent_at = held
+        if step == response.step and response.question_message_id is None:
+            # As if read so (no statement of its own): close_turn writes it with the turn's changes.
+            set_committed_value(response, "question_message_id", message_id)
+            turn.adopted = message_id
+        unnoted.append((message_id, sent_at))
+    if response.question_message_id is not None:
+        dates = dict(unnoted)
+        if turn.message is not None:
+            dates.setdefault(turn.message[0], turn.message[1])
+        turn.shown = (response.question_message_id, dates.get(response.question_message_id, turn.now))
+
+
+async def _claim_by_message(
+    turn: Turn,
+    response: Response,
+    message: tuple[int, datetime],
+    unnoted: list[tuple[int, datetime]],
+    update_id: int,
+) -> bool:
+    """Keep the person's message (and the current question's, which this turn may move on from)
+    in one statement, which claims the update: False when the message was kept before."""
+    keep = [message, *unnoted]
+    if turn.shown is not None:
+        keep.append(turn.shown)
+    keep = list(dict(keep).items())  # each id once
+    new, answers = await repo.keep_messages_reading_answers(turn.session, response.id, keep)
+    if answers is not None:
+        turn.stored = answers
+    if message[0] in new:
+        turn.kept |= {message_id for message_id, _ in keep}  # new, or kept before
+        return True
+    turn.kept |= new
+    if await repo.message_kept(turn.session, response.id, message[0]):
+        return False
+    # Not kept, nor kept before: the response holds MAX_KEPT_MESSAGES (a flood).
+    return await repo.claim_update(turn.session, update_id, turn.now)
+
+
+async def close_turn(turn: Turn) -> None:
+    """Before the commit: write the adopted question message (see _take_unnoted); keep the message
+    that showed the current question when the turn began, should the turn have moved the question
+    elsewhere (it may show answers given on it)."""
+    response, shown = turn.response, turn.shown
+    if response is not None and turn.adopted is not None and response.question_message_id == turn.adopted:
+        flag_modified(response, "question_message_id")
+    if response is None or shown is None or shown[0] in turn.kept:
+        return
+    if response.question_message_id != shown[0]:
+        await repo.remember_messages(turn.session, response.id, [shown])
 
 
 # ---- showing where the respondent is --------------------------------------------------------
@@ -223,30 +328,37 @@ def _on_its_message(turn: Turn, answers: Answers, view: View) -> View:
     return render.below(shown, view)
 
 
-async def _show_current(turn: Turn, notice: str | None = None, answers: Answers | None = None) -> None:
+async def _show_current(
+    turn: Turn, notice: str | None = None, answers: Answers | None = None, lazy: bool = False
+) -> None:
     """Send the current question (or the summary) anew, removing the old message's buttons.
 
-    `answers` are the response's answers when the caller already holds them as stored.
+    `answers` are the response's answers when the caller already holds them as stored. `lazy`:
+    a question that shows no answer may be noted later (Send.lazy).
     """
     response = turn.response
     assert response is not None
     if response.question_message_id is not None:
         turn.replies.append(StripButtons(response.question_message_id))
+        response.question_message_id = None  # the new message, once sent, takes its place
     if "answered" in response.pending:
         response.pending = {k: v for k, v in response.pending.items() if k != "answered"}
     if answers is None:
-        answers = await repo.load_answers(turn.session, response.id)
+        answers = await turn.answers()
     if response.current_question is None and notice:
         turn.say(render.plain(notice))
         notice = None
-    turn.say(_current_view(turn, answers, notice), track=_position(response))
+    question = response.current_question
+    lazy = lazy and notice is None and question is not None
+    lazy = lazy and turn.services.questionnaire[question or ""].options_from is None
+    turn.say(_current_view(turn, answers, notice), track=_position(response), lazy=lazy)
 
 
 async def _show_again(turn: Turn) -> None:
     """Show the current position on its message again: a crash or a lost request left it behind."""
     response = turn.response
     assert response is not None and response.question_message_id is not None
-    answers = await repo.load_answers(turn.session, response.id)
+    answers = await turn.answers()
     view = _on_its_message(turn, answers, _current_view(turn, answers))
     turn.replies.append(Edit(response.question_message_id, view, _position(response)))
 
@@ -589,8 +701,13 @@ async def _delete_chat(turn: Turn) -> str | None:
     if turn.response is None:
         return None
     messages = await repo.forget_messages(turn.session, turn.response.id)
+    shown = turn.response.question_message_id
+    if shown is not None and shown not in dict(messages):  # kept as the question's message
+        when = turn.shown[1] if turn.shown and turn.shown[0] == shown else turn.now
+        messages.append((shown, when))
     turn.response.question_message_id = None
-    ids = tuple(message_id for message_id, _sent in messages)
+    turn.shown = None
+    ids = tuple(sorted(message_id for message_id, _sent in messages))
     if ids:
         turn.replies.append(DeleteMessages(ids))
     too_old = [sent for _id, sent in messages if turn.now - sent >= DELETABLE_FOR]
@@ -650,7 +767,7 @@ async def _choose(turn: Turn, code: str, message_id: int) -> None:
     response = turn.response
     assert response is not None and response.current_question is not None
     question = turn.services.questionnaire[response.current_question]
-    answers = await repo.load_answers(turn.session, response.id)
+    answers = await turn.answers()
     allowed = available_options(question, turn.services.questionnaire, answers)
     if code != SKIP and (question.kind is not Kind.SINGLE or code not in allowed):
         turn.toast(turn._("This button is no longer active. Send /start to continue."))
@@ -667,7 +784,7 @@ async def _toggle(turn: Turn, code: str, message_id: int) -> None:
         return
     selected = toggle(question, response.pending.get("selected", ()), code)
     _bump(response, pending={**response.pending, "selected": list(selected)})
-    answers = await repo.load_answers(turn.session, response.id)
+    answers = await turn.answers()
     response.question_message_id = message_id
     turn.replies.append(
         Edit(message_id, _on_its_message(turn, answers, _current_view(turn, answers)), _position(response))
@@ -685,7 +802,7 @@ async def _done(turn: Turn, message_id: int) -> None:
     if not selected:
         turn.toast(turn._("Please choose at least one option, or press \u201cPrefer not to answer\u201d."))
         return
-    answers = await repo.load_answers(turn.session, response.id)
+    answers = await turn.answers()
     await _store(turn, question, AnswerValue(choices=selected), answers, message_id)
 
 
@@ -696,7 +813,7 @@ async def _begin_edit(turn: Turn, question_id: str, message_id: int) -> None:
     if response.status is not ResponseStatus.COMPLETE or question_id not in questionnaire:
         turn.toast(turn._("This button is no longer active. Send /start to continue."))
         return
-    answers = await repo.load_answers(turn.session, response.id)
+    answers = await turn.answers()
     previous = answers.get(question_id)
     selected = list(previous.choices) if previous and previous.choices != (SKIP,) else []
     turn.replies.append(StripButtons(message_id))
@@ -741,7 +858,7 @@ async def on_text(turn: Turn, text: str) -> None:
         turn.say(render.plain(invalid_message(turn._, error)))
         return
     assert turn.response is not None
-    answers = await repo.load_answers(turn.session, turn.response.id)
+    answers = await turn.answers()
     await _store(turn, question, value, answers, None)
 
 
@@ -821,8 +938,9 @@ async def _store(
         response.status = ResponseStatus.COMPLETE
         response.completed_at = turn.now
         log.info("response_completed")
+    turn.stored = current
     if message_id is None:
-        await _show_current(turn, answers=current)
+        await _show_current(turn, answers=current, lazy=True)
     else:
         view = _on_its_message(turn, current, _current_view(turn, current))
         turn.replies.append(Edit(message_id, view, _position(response)))

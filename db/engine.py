@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -17,6 +18,8 @@ from sqlalchemy.ext.asyncio import (
 )
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+AUTOCOMMIT = "AUTOCOMMIT"
+"""The isolation level of autocommit(): one statement, one transaction of its own."""
 
 
 def _tune_sqlite(engine: AsyncEngine) -> None:
@@ -39,7 +42,9 @@ def _tune_sqlite(engine: AsyncEngine) -> None:
     def _on_begin(connection: Any) -> None:
         # IMMEDIATE takes the write lock at BEGIN, so two transactions never both read a
         # respondent's position and then race to write it: the second waits (busy_timeout).
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # An AUTOCOMMIT connection runs single statements, each atomic on its own: no BEGIN.
+        if connection.get_execution_options().get("isolation_level") != AUTOCOMMIT:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
@@ -75,6 +80,13 @@ async def wipe_deleted(engine: AsyncEngine) -> None:
         assert driver is not None, "a connection checked out of the pool has its driver's connection"
         cursor = await driver.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         await cursor.close()
+
+
+@asynccontextmanager
+async def autocommit(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """A connection whose every statement commits by itself (no BEGIN, no COMMIT round trip)."""
+    async with engine.connect() as connection:
+        yield await connection.execution_options(isolation_level=AUTOCOMMIT)
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -2,15 +2,31 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
+from functools import cache
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, delete, exists, func, insert, literal, or_, select, update
+from sqlalchemy import (
+    CursorResult,
+    Text,
+    bindparam,
+    case,
+    delete,
+    exists,
+    func,
+    insert,
+    literal_column,
+    or_,
+    select,
+    union_all,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from db.models import (
     Answer,
@@ -29,19 +45,43 @@ from survey.flow import AnswerValue
 
 MAX_KEPT_MESSAGES = 1000
 """Message ids kept per response for deletion; a survey takes about 30, so only a flood reaches it."""
+KEPT_PER_STATEMENT = 100
+"""Message ids kept by one statement at most (SQLite allows 500 terms in a compound SELECT)."""
 SCREENED_OUT_TALLY = "screened_out"
 """The tally of people under 18 who confirmed their age: nothing else of them is kept."""
 
 
 def upsert(session: AsyncSession, table: Any) -> Any:
     """The dialect's INSERT for `table`, which knows ON CONFLICT DO NOTHING / DO UPDATE."""
-    return (pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert)(table)
+    return _insert(_dialect(session), table)
+
+
+def _dialect(session: AsyncSession) -> str:
+    return session.get_bind().dialect.name
+
+
+def _insert(dialect: str, table: Any) -> Any:
+    return (pg_insert if dialect == "postgresql" else sqlite_insert)(table)
+
+
+# The statements of every answer are built once per dialect (building one costs more than running
+# it), their values bound as parameters at each execution.
+
+
+@cache
+def _claim_statement(dialect: str) -> Any:
+    statement = _insert(dialect, ProcessedUpdate).values(
+        update_id=bindparam("update_id"), processed_at=bindparam("now")
+    )
+    return statement.on_conflict_do_nothing(index_elements=["update_id"])
 
 
 async def claim_update(session: AsyncSession, update_id: int, now: datetime) -> bool:
     """Record that an update is being handled; False when it was handled before."""
-    statement = upsert(session, ProcessedUpdate).values(update_id=update_id, processed_at=now)
-    result = await session.execute(statement.on_conflict_do_nothing(index_elements=["update_id"]))
+    connection = await session.connection()  # Core: the ORM would take parameters for a bulk INSERT
+    result = await connection.execute(
+        _claim_statement(_dialect(session)), {"update_id": update_id, "now": now}
+    )
     return cast("CursorResult[Any]", result).rowcount == 1
 
 
@@ -57,9 +97,7 @@ async def lock_respondent(session: AsyncSession, pseudonym: str) -> Respondent |
     return (await session.execute(statement)).scalar_one_or_none()
 
 
-async def rekey_respondent(
-    session: AsyncSession, old: str, new: str
-) -> tuple[Respondent | None, Response | None]:
+async def rekey_respondent(session: AsyncSession, old: str, new: str) -> Locked:
     """Move a respondent found under PSEUDONYM_KEY_OLD to the current key's pseudonym, locked,
     with their newest response (as lock_respondent_with_response)."""
     await session.execute(update(Respondent).where(Respondent.pseudonym == old).values(pseudonym=new))
@@ -111,46 +149,83 @@ async def unlink_settled(session: AsyncSession, cutoff: datetime, limit: int) ->
     return len(ids)
 
 
-async def lock_respondent_with_response(
-    session: AsyncSession, pseudonym: str
-) -> tuple[Respondent | None, Response | None]:
+Locked = tuple[Respondent | None, Response | None, dict[str, AnswerValue] | None]
+"""The respondent, their newest response, and its answers when they were read with them (else None)."""
+
+
+def _answers_json() -> Any:
+    """The answers of `responses.id` (the enclosing row) as one JSON text: [[question, option,
+    number, text, [choice, ...]], ...], built by SQLite's json1 functions."""
+    choices = (
+        select(func.json_group_array(AnswerChoice.option))
+        .where(AnswerChoice.response_id == Answer.response_id, AnswerChoice.question == Answer.question)
+        .scalar_subquery()
+    )
+    row = func.json_array(Answer.question, Answer.option, Answer.number, Answer.text, func.json(choices))
+    return select(func.json_group_array(row)).where(Answer.response_id == Response.id).scalar_subquery()
+
+
+def _answers_from_json(text: str) -> dict[str, AnswerValue]:
+    return {
+        question: AnswerValue(option=option, choices=tuple(sorted(choices)), number=number, text=value)
+        for question, option, number, value, choices in json.loads(text)
+    }
+
+
+@cache
+def _lock_statement(dialect: str) -> Any:
+    columns: list[Any] = [Respondent, Response]
+    if dialect == "sqlite":
+        columns.append(_answers_json().label("answers"))
+    return (
+        select(*columns)
+        .join(Response, Response.respondent_id == Respondent.id)
+        .where(Respondent.pseudonym == bindparam("pseudonym"))
+        .order_by(Response.started_at.desc())
+        .limit(1)
+        .with_for_update()
+    )
+
+
+async def lock_respondent_with_response(session: AsyncSession, pseudonym: str) -> Locked:
     """The respondent with this pseudonym and their newest response (each respondent has one in this
     version), both row-locked until the transaction ends: one statement where both exist.
 
     Both rows are locked because PostgreSQL, when the statement had to wait for a lock, reads the
     locked rows again as the transaction that held them left them, but a joined row that is not
     locked as it was before the wait: a double tap on two replicas would see a stale response.
-    Without a response (a first contact, before consent), the respondent alone is looked up.
+    For the same reason the answers are read there by a later statement, after the lock
+    (load_answers, or keep_messages_reading_answers with the person's message). SQLite took its
+    write lock at BEGIN IMMEDIATE, so nothing can change under this statement: it reads the
+    answers too (as JSON, one row). Without a response (a first contact, before consent), the
+    respondent alone is looked up.
     """
-    statement = (
-        select(Respondent, Response)
-        .join(Response, Response.respondent_id == Respondent.id)
-        .where(Respondent.pseudonym == pseudonym)
-        .order_by(Response.started_at.desc())
-        .limit(1)
-        .with_for_update()
-    )
-    row = (await session.execute(statement)).one_or_none()
+    dialect = _dialect(session)
+    row = (await session.execute(_lock_statement(dialect), {"pseudonym": pseudonym})).one_or_none()
     if row is not None:
-        return row[0], row[1]
-    return await lock_respondent(session, pseudonym), None
+        return row[0], row[1], _answers_from_json(row[2]) if dialect == "sqlite" else None
+    return await lock_respondent(session, pseudonym), None, None
 
 
-async def load_answers(session: AsyncSession, response_id: uuid.UUID) -> dict[str, AnswerValue]:
-    """Every current answer of a response, keyed by question code (choices joined in: one statement)."""
+@cache
+def _answers_statement() -> Any:
     choice = AnswerChoice.option.label("choice")
-    statement = (
+    return (
         select(Answer.question, Answer.option, Answer.number, Answer.text, choice)
         .outerjoin(
             AnswerChoice,
             (AnswerChoice.response_id == Answer.response_id) & (AnswerChoice.question == Answer.question),
         )
-        .where(Answer.response_id == response_id)
+        .where(Answer.response_id == bindparam("response_id"))
         .order_by(Answer.question, choice)
     )
+
+
+async def load_answers(session: AsyncSession, response_id: uuid.UUID) -> dict[str, AnswerValue]:
+    """Every current answer of a response, keyed by question code (choices joined in: one statement)."""
     rows: dict[str, Any] = {}
     choices: dict[str, list[str]] = {}
-    for row in (await session.execute(statement)).all():
+    for row in (await session.execute(_answers_statement(), {"response_id": response_id})).all():
         rows[row.question] = row
         choices.setdefault(row.question, [])
         if row.choice is not None:
@@ -161,6 +236,14 @@ async def load_answers(session: AsyncSession, response_id: uuid.UUID) -> dict[st
         )
         for question, row in rows.items()
     }
+
+
+@cache
+def _save_statement(dialect: str) -> Any:
+    columns = ("response_id", "question", "option", "number", "text", "answered_at")
+    statement = _insert(dialect, Answer).values({name: bindparam(name) for name in columns})
+    replaced = {name: statement.excluded[name] for name in columns[2:]}
+    return statement.on_conflict_do_update(index_elements=["response_id", "question"], set_=replaced)
 
 
 async def save_answer(
@@ -175,9 +258,9 @@ async def save_answer(
     current answer per question); its analysis column is set on `response`, written at flush."""
     answered_at = now.replace(microsecond=0)  # to the second: paradata needs no finer
     values = {"option": value.option, "number": value.number, "text": value.text, "answered_at": answered_at}
-    statement = upsert(session, Answer).values(response_id=response.id, question=question, **values)
-    await session.execute(
-        statement.on_conflict_do_update(index_elements=["response_id", "question"], set_=values)
+    connection = await session.connection()
+    await connection.execute(
+        _save_statement(_dialect(session)), {"response_id": response.id, "question": question, **values}
     )
     if replaces is not None and replaces.choices:
         await session.execute(
@@ -212,15 +295,66 @@ async def delete_answers(session: AsyncSession, response: Response, questions: I
             setattr(response, ANSWER_COLUMNS[question], None)
 
 
-async def remember_question_message(
-    session: AsyncSession, response_id: uuid.UUID, step: int, message_id: int
+async def note_sent_message(
+    connection: AsyncConnection,
+    response_id: uuid.UUID,
+    message: tuple[int, datetime],
+    step: int | None = None,
 ) -> None:
-    """Note which message shows the current question, unless the response moved on meanwhile."""
-    await session.execute(
-        update(Response)
-        .where(Response.id == response_id, Response.step == step)
-        .values(question_message_id=message_id)
+    """Keep a message the bot sent, after sending, in one statement of its own (`connection` in
+    autocommit: a single statement needs no transaction around it).
+
+    With `step` it shows the current question at that step: it becomes the response's
+    question_message_id, which /delete counts among the kept messages; a response that moved on
+    meanwhile keeps it in chat_messages instead (a second statement, only then).
+    """
+    if step is not None:
+        moved = update(Response).where(Response.id == response_id, Response.step == step)
+        result = await connection.execute(moved.values(question_message_id=message[0]))
+        if cast("CursorResult[Any]", result).rowcount == 1:
+            return
+    statement = _keep_statement(connection.dialect.name, 1)
+    await connection.execute(statement, _keep_parameters(response_id, [message], MAX_KEPT_MESSAGES))
+
+
+@cache
+def _keep_statement(dialect: str, rows: int) -> Any:
+    """INSERT `rows` messages (message_id0, sent_at0, ...) into chat_messages unless the response is
+    gone, at most up to `limit` rows for the response; RETURNING the ids that were new."""
+    kept = (
+        select(func.count())
+        .select_from(ChatMessage)
+        .where(ChatMessage.response_id == bindparam("response_id"))
     )
+    count = kept.scalar_subquery()
+    room = case((count < bindparam("limit"), bindparam("limit") - count), else_=0)
+    message_id, sent_at = ChatMessage.message_id.type, ChatMessage.sent_at.type
+    each = [
+        select(
+            bindparam(f"message_id{i}", type_=message_id).label("message_id"),
+            bindparam(f"sent_at{i}", type_=sent_at).label("sent_at"),
+        )
+        for i in range(rows)
+    ]
+    new = (each[0] if rows == 1 else union_all(*each)).subquery("new")  # VALUES would not be cached
+    source = (
+        select(bindparam("response_id", type_=ChatMessage.response_id.type), new.c.message_id, new.c.sent_at)
+        .where(exists().where(Response.id == bindparam("response_id")))
+        .limit(room)
+    )
+    statement = _insert(dialect, ChatMessage).from_select(["response_id", "message_id", "sent_at"], source)
+    return statement.on_conflict_do_nothing(index_elements=["response_id", "message_id"]).returning(
+        ChatMessage.message_id
+    )
+
+
+def _keep_parameters(
+    response_id: uuid.UUID, messages: Sequence[tuple[int, datetime]], limit: int
+) -> dict[str, Any]:
+    parameters: dict[str, Any] = {"response_id": response_id, "limit": limit}
+    for i, (message_id, sent_at) in enumerate(messages):
+        parameters |= {f"message_id{i}": message_id, f"sent_at{i}": sent_at}
+    return parameters
 
 
 async def remember_messages(
@@ -228,23 +362,61 @@ async def remember_messages(
     response_id: uuid.UUID,
     messages: Sequence[tuple[int, datetime]],
     limit: int = MAX_KEPT_MESSAGES,
-) -> None:
-    """Keep (message id, date) of survey messages in the chat, unless the response is gone meanwhile.
+) -> set[int]:
+    """Keep (message id, date) of survey messages in the chat, unless the response is gone meanwhile;
+    the ids that were not kept before.
 
     At most `limit` per response: an account flooding the bot cannot grow the table without end.
-    One statement a message: the checks are part of the INSERT ... SELECT.
+    One statement for up to KEPT_PER_STATEMENT of them: the checks are part of the INSERT ... SELECT.
     """
-    kept = select(func.count()).select_from(ChatMessage).where(ChatMessage.response_id == response_id)
-    room = kept.scalar_subquery() < limit
-    alive = exists().where(Response.id == response_id)
-    for message_id, sent_at in messages:
-        row = select(
-            literal(response_id, ChatMessage.response_id.type),
-            literal(message_id, ChatMessage.message_id.type),
-            literal(sent_at, ChatMessage.sent_at.type),
-        ).where(alive, room)
-        statement = upsert(session, ChatMessage).from_select(["response_id", "message_id", "sent_at"], row)
-        await session.execute(statement.on_conflict_do_nothing(index_elements=["response_id", "message_id"]))
+    connection, new = await session.connection(), set()
+    for start in range(0, len(messages), KEPT_PER_STATEMENT):
+        chunk = messages[start : start + KEPT_PER_STATEMENT]
+        statement = _keep_statement(_dialect(session), len(chunk))
+        result = await connection.execute(statement, _keep_parameters(response_id, chunk, limit))
+        new |= set(result.scalars())
+    return new
+
+
+@cache
+def _keep_and_read_statement(rows: int) -> Any:
+    """PostgreSQL: _keep_statement's INSERT as a CTE, and the response's answers read by the same
+    statement (after the lock, so as they now are) as JSON like _answers_json's."""
+    kept = _keep_statement("postgresql", rows).cte("kept")
+    choices = (
+        select(func.coalesce(func.json_agg(AnswerChoice.option), literal_column("'[]'::json")))
+        .where(AnswerChoice.response_id == Answer.response_id, AnswerChoice.question == Answer.question)
+        .scalar_subquery()
+    )
+    row = func.json_build_array(Answer.question, Answer.option, Answer.number, Answer.text, choices)
+    answers = (
+        select(func.coalesce(func.json_agg(row), literal_column("'[]'::json")).cast(Text))
+        .where(Answer.response_id == bindparam("response_id"))
+        .scalar_subquery()
+    )
+    new = select(func.array_agg(kept.c.message_id)).scalar_subquery()
+    return select(new.label("new"), answers.label("answers"))
+
+
+async def keep_messages_reading_answers(
+    session: AsyncSession, response_id: uuid.UUID, messages: Sequence[tuple[int, datetime]]
+) -> tuple[set[int], dict[str, AnswerValue] | None]:
+    """remember_messages, and on PostgreSQL the response's answers read by the same statement
+    (SQLite read them with the lock: None)."""
+    if _dialect(session) != "postgresql" or len(messages) > KEPT_PER_STATEMENT:
+        return await remember_messages(session, response_id, messages), None
+    connection = await session.connection()
+    statement = _keep_and_read_statement(len(messages))
+    row = (
+        await connection.execute(statement, _keep_parameters(response_id, messages, MAX_KEPT_MESSAGES))
+    ).one()
+    return set(row.new or ()), _answers_from_json(row.answers)
+
+
+async def message_kept(session: AsyncSession, response_id: uuid.UUID, message_id: int) -> bool:
+    """True when this message of the response's chat is kept."""
+    where = exists().where(ChatMessage.response_id == response_id, ChatMessage.message_id == message_id)
+    return bool(await session.scalar(select(where)))
 
 
 async def forget_messages(session: AsyncSession, response_id: uuid.UUID) -> list[tuple[int, datetime]]:

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.i18n import Translator
 from db import repo
-from tests.conftest import table_rows
+from tests.conftest import make_settings, start_application, stop_application, table_rows
 from tests.harness import BotHarness, User
 from tests.test_conversation import consent, stored, tr
 
@@ -114,6 +114,32 @@ async def test_clear_this_chat_keeps_the_answers(harness: BotHarness, engine: As
     await user.send("/delete")
     await user.press(_("Yes, erase my answers"))
     assert showing_answers(user, _) == [] and len(user.chat) == 2
+
+
+async def test_a_restart_before_the_next_turn_leaves_no_answer_after_delete(
+    harness: BotHarness, database_url: str
+) -> None:
+    """The question sent after a typed answer is noted by the next turn; a restart in between
+    loses only that: /delete leaves at most that question (no answer) in the chat."""
+    _ = tr(harness, "ru")
+    user = harness.user(language_code="ru")
+    await consent(user, _)
+    await user.send("34")
+    gender = user.last
+    await user.press(_("Male"))  # the press notes the message it turned into an answer
+    await user.press(_("Another city"))
+    await user.send(CITY)
+    sources = user.last
+    await stop_application(harness.application)
+    harness.application = await start_application(
+        make_settings(database_url), harness.emulator, harness.clock, seed=1
+    )
+    await user.send("/delete")
+    await user.press(_("Yes, erase everything"))
+    assert showing_answers(user, _) == []
+    left = [m.message_id for m in user.chat if m.from_bot][:-1]
+    assert gender.message_id not in left and left == [sources.message_id], "only the unnoted question"
+    assert user.chat[-1].plain_text == _(ERASED)
 
 
 async def test_screened_out_minor_chat_shows_no_age(harness: BotHarness) -> None:
