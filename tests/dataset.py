@@ -199,7 +199,7 @@ CRAFTED_TEXTS = [
 
 async def seed_crafted(engine: AsyncEngine) -> None:
     """CRAFTED with fixed ids, awkward typed texts, a typed city and a skipped comment: the dataset
-    whose export tests/data/crafted-*.csv hold as the export wrote it before it was streamed."""
+    whose export tests/golden/crafted-*.csv hold as the export wrote it before it was streamed."""
     ids = await seed_bulk(engine, CRAFTED, first_id=next(_seed_ids), rng=random.Random(13))
     async with engine.begin() as connection:
         for response_id, text in zip(ids, CRAFTED_TEXTS, strict=False):

@@ -23,7 +23,7 @@ from tests.conftest import RESEARCHER_ID, make_settings
 from tests.dataset import CRAFTED, seed, seed_crafted
 from tests.harness import BotHarness
 
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).parent / "golden"
 """crafted-*.csv: what `python -m bot export --format csv` and /export (without free text) wrote of
 tests.dataset.seed_crafted before the export was streamed (the same on SQLite and PostgreSQL)."""
 
