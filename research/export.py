@@ -4,9 +4,9 @@ One row per response; a column per question named by its code holding option cod
 columns `<question>_<option>` for multi-select questions, banded variables (`age_band`), paradata,
 and the response's random id (never the respondent's pseudonym).
 
-Times are exported as UTC dates (TIME_FORMAT): to the second they would match Telegram's message
-times and the bot's log; durations stay in seconds. Text a spreadsheet would run as a formula is
-made inert in CSV and XLSX (`inert`); the .sav file keeps text as typed.
+Times are exported as UTC days, YYYY-MM-DD (db.export reads them so): to the second they would
+match Telegram's message times and the bot's log; durations stay in seconds. Text a spreadsheet
+would run as a formula is made inert in CSV and XLSX (`inert`); the .sav file keeps text as typed.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ import functools
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -37,8 +36,7 @@ from survey.model import SKIP, Kind, Questionnaire
 
 CSV_ENCODING = "utf-8-sig"
 """UTF-8 with a byte-order mark, so that spreadsheet programs read Cyrillic correctly."""
-TIME_FORMAT = "%Y-%m-%d"
-"""Exported times are coarsened to the UTC day."""
+COMPLETE = ResponseStatus.COMPLETE.value
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 """What makes a spreadsheet read a cell as a formula (OWASP CSV injection)."""
 XLSX_MAX_ROWS = 1_048_576
@@ -159,13 +157,6 @@ def _value_labels(labels: Labels, name: str) -> dict[Any, str]:
     return {code: labels.value(name, code) for code in labels.codes(name)}
 
 
-def _moment(value: datetime | None) -> str | None:
-    if value is None:
-        return None
-    moment = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).strftime(TIME_FORMAT)
-
-
 def weight_variable(labels: Labels, plan: Plan) -> Variable:
     """The `weight` column and what the codebook says of it."""
     _ = labels._
@@ -193,6 +184,12 @@ def quality_variables(labels: Labels, fraction: float) -> list[Variable]:
     ]
 
 
+def _analysis_of(
+    question: str, option: str | None, number: int | None, text: str | None, chosen: tuple[str, ...]
+) -> str | None:
+    return analysis_value(question, AnswerValue(option, chosen, number, text))
+
+
 class _Rows:
     """Makes a response's row: its values in the order of variables(), then the speeder flag and,
     with a weighting, the weight. Built once per export, so that each of a million rows is cheap."""
@@ -203,50 +200,51 @@ class _Rows:
         self.questions = [(q.id, q.kind, q.codes, bool(_banded(questionnaire, q.id))) for q in questionnaire]
         self.fast = fast
         self.weighting = weighting
-        self.analysed = functools.cache(analysis_value)
+        self.analysed = functools.cache(_analysis_of)
         """analysis_value of the few distinct answers there are (ages, places), each worked out once."""
         columns = {column: question for question, column in ANSWER_COLUMNS.items()}
         self.weighted = [columns[name] for name in weighting.targets.variables] if weighting else []
 
     def __call__(self, record: ResponseRecord) -> list[Any]:
-        answers = record.answers
-        row: list[Any] = [
-            str(record.id),
-            record.questionnaire_version,
-            record.language,
-            record.status.value,
-            _moment(record.started_at),
-            _moment(record.completed_at),
-            record.duration_seconds,
-        ]
+        answers, choices = record.answers, record.choices
+        row: list[Any] = list(record[:7])
         orders = record.option_order
         row += [",".join(orders[q]) if q in orders else None for q in self.ordered]
         for question, kind, codes, banded in self.questions:
             value = answers.get(question)
             if kind is Kind.MULTI:
-                row += [None] * len(codes) if value is None else [int(c in value.choices) for c in codes]
+                chosen = choices.get(question, ())
+                row += [None] * len(codes) if value is None else [int(c in chosen) for c in codes]
             elif value is None:
                 row.append(None)
             elif kind is Kind.INTEGER:
-                row.append(value.number)
+                row.append(value[1])
             elif kind is Kind.TEXT:
-                row.append(SKIP if value.skipped else value.text)
+                row.append(SKIP if value[0] == SKIP else value[2])
             else:
-                row.append(value.option)
+                row.append(value[0])
             if banded:
-                row.append(None if value is None else self.analysed(question, value))
-        complete = record.status is ResponseStatus.COMPLETE
+                row.append(None if value is None else self._analysed(question, value, choices))
+        complete = record.status == COMPLETE
         speeder = self.fast.flag(record.duration_seconds) if complete else None
         row.append(speeder)
         if self.weighting is not None:
             left_out = not complete or (self.weighting.left_out is not None and speeder == 1)
-            row.append(None if left_out else self._weight(answers, self.weighting))
+            row.append(None if left_out else self._weight(answers, choices, self.weighting))
         return row
 
-    def _weight(self, answers: dict[str, AnswerValue], weighting: Weighting) -> float:
+    def _analysed(self, question: str, value: list[Any], choices: dict[str, list[str]]) -> str | None:
+        """analysis_value of an answer as the database returned it."""
+        return self.analysed(question, *value, tuple(choices.get(question, ())))
+
+    def _weight(
+        self, answers: dict[str, list[Any]], choices: dict[str, list[str]], weighting: Weighting
+    ) -> float:
         """A completed response's weight, from its answers to the weighting questions."""
         values = ((q, answers.get(q)) for q in self.weighted)
-        return weighting.weight(tuple(None if v is None else self.analysed(q, v) for q, v in values))
+        return weighting.weight(
+            tuple(None if v is None else self._analysed(q, v, choices) for q, v in values)
+        )
 
 
 async def read(
