@@ -4,7 +4,14 @@
 
 seeds a fresh database of each kind (bulk insert, indexes built afterwards), then prints how long
 /stats, a cross-tab, a chart and an export take there, as a Markdown table. Each figure is the
-best of --repeat runs of the same code the bot runs (queries, formatting, drawing, writing).
+best of --repeat runs of the same code the bot runs (queries, formatting, drawing, writing); the
+CSV export is the streamed one of `python -m bot export --format csv`, timed once.
+
+    python bench/research_bench.py --n 1000000 --db postgresql --formats csv --keep
+    python bench/research_bench.py --database postgresql+asyncpg://.../survey_bench_1a2b3c4d --formats csv
+
+--keep leaves the seeded databases in place and prints their DATABASE_URLs; --database measures
+one of them again without seeding it.
 """
 
 from __future__ import annotations
@@ -242,9 +249,10 @@ async def measure(
     if formats is None:
         return figures
     if "csv" in formats:  # as `python -m bot export --format csv` writes it: streamed, weighted
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         await export.stream_csv(sessions, labels, folder / "bench.csv", plan, 1 / 3)
         note("export: csv, streamed (read and write)", time.perf_counter() - start)
+        note("export: csv, CPU time of this process (not the server's)", time.process_time() - cpu)
     in_memory = [extension for extension in formats if extension != "csv"]
     if not in_memory:
         return figures
