@@ -6,7 +6,7 @@ and the response's random id (never the respondent's pseudonym).
 
 Times are exported as UTC days, YYYY-MM-DD (db.export reads them so): to the second they would
 match Telegram's message times and the bot's log; durations stay in seconds. Text a spreadsheet
-would run as a formula is made inert in CSV and XLSX (`inert`); the .sav file keeps text as typed.
+would run as a formula is made inert in CSV and XLSX (`inert_row`); the .sav file keeps text as typed.
 """
 
 from __future__ import annotations
@@ -39,6 +39,8 @@ CSV_ENCODING = "utf-8-sig"
 COMPLETE = ResponseStatus.COMPLETE.value
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 """What makes a spreadsheet read a cell as a formula (OWASP CSV injection)."""
+FORMULA_FIRST = frozenset(FORMULA_STARTS)
+"""The same, as a set of first characters (each is one), for a million rows' cells."""
 XLSX_MAX_ROWS = 1_048_576
 """The rows of an Excel sheet, the header included: a larger dataset gets no XLSX file."""
 TOO_MANY_ROWS = N_(
@@ -306,7 +308,7 @@ async def stream_csv(
         async for rows in chunks:
             if len(kept) < len(found):
                 rows = [[row[i] for i in at] for row in rows]
-            writer.writerows([inert(v) if v.__class__ is str else v for v in row] for row in rows)
+            writer.writerows(inert_row(row) for row in rows)
             written += len(rows)
     return kept, written
 
@@ -315,13 +317,13 @@ def _rows(table: Table) -> Any:
     return zip(*(table.columns[v.name] for v in table.variables), strict=True)
 
 
-def inert(value: Any) -> Any:
-    """Text a spreadsheet would run (=, +, -, @, tab, CR first) behind an apostrophe, as OWASP advises."""
-    return f"'{value}" if isinstance(value, str) and value.startswith(FORMULA_STARTS) else value
+def inert_row(row: list[Any] | tuple[Any, ...]) -> list[Any]:
+    """Each text a spreadsheet would run (=, +, -, @, tab, CR first) behind an apostrophe (OWASP)."""
+    return [f"'{v}" if v.__class__ is str and v[:1] in FORMULA_FIRST else v for v in row]
 
 
 def _spreadsheet_rows(table: Table) -> Any:
-    return ([inert(value) for value in row] for row in _rows(table))
+    return (inert_row(row) for row in _rows(table))
 
 
 def free_text_left_out(found: list[Variable], questionnaire: Questionnaire) -> list[Variable]:
