@@ -4,7 +4,14 @@
 
 seeds a fresh database of each kind (bulk insert, indexes built afterwards), then prints how long
 /stats, a cross-tab, a chart and an export take there, as a Markdown table. Each figure is the
-best of --repeat runs of the same code the bot runs (queries, formatting, drawing, writing).
+best of --repeat runs of the same code the bot runs (queries, formatting, drawing, writing); the
+CSV export is the streamed one of `python -m bot export --format csv`, timed once.
+
+    python bench/research_bench.py --n 1000000 --db postgresql --formats csv --keep
+    python bench/research_bench.py --database postgresql+asyncpg://.../survey_bench_1a2b3c4d --formats csv
+
+--keep leaves the seeded databases in place and prints their DATABASE_URLs; --database measures
+one of them again without seeding it.
 """
 
 from __future__ import annotations
@@ -241,10 +248,18 @@ async def measure(
     note("/chart stance age", await timed(chart_command, repeat))
     if formats is None:
         return figures
+    if "csv" in formats:  # as `python -m bot export --format csv` writes it: streamed, weighted
+        start, cpu = time.perf_counter(), time.process_time()
+        await export.stream_csv(sessions, labels, folder / "bench.csv", plan, 1 / 3)
+        note("export: csv, streamed (read and write)", time.perf_counter() - start)
+        note("export: csv, CPU time of this process (not the server's)", time.process_time() - cpu)
+    in_memory = [extension for extension in formats if extension != "csv"]
+    if not in_memory:
+        return figures
     start = time.perf_counter()
     table = await export.collect(sessions, labels)
-    note("export: read from the database", time.perf_counter() - start)
-    for extension in formats:
+    note("export: read into memory (other formats)", time.perf_counter() - start)
+    for extension in in_memory:
         start = time.perf_counter()
         await asyncio.to_thread(export.WRITERS[extension], table, folder / f"bench.{extension}")
         note(f"export: write {extension}", time.perf_counter() - start)
@@ -252,9 +267,10 @@ async def measure(
 
 
 async def run_sqlite(
-    n: int, repeat: int, formats: list[str] | None, folder: Path
+    n: int, repeat: int, formats: list[str] | None, folder: Path, keep: bool = False
 ) -> tuple[float, dict[str, float]]:
-    path = folder / "bench.sqlite3"
+    path = Path.cwd() / f"survey_bench_{n}.sqlite3" if keep else folder / "bench.sqlite3"
+    path.unlink(missing_ok=True)
     engine = create_engine(f"sqlite+aiosqlite:///{path}")
     await upgrade_to_head(engine)
     await engine.dispose()
@@ -262,6 +278,8 @@ async def run_sqlite(
     await asyncio.to_thread(seed_sqlite, path, n)
     seeded = time.perf_counter() - start
     print(f"SQLite: seeded {n:,} responses in {seeded:.1f} s", file=sys.stderr, flush=True)
+    if keep:
+        print(f"SQLite: kept as sqlite+aiosqlite:///{path}", file=sys.stderr, flush=True)
     engine = create_engine(f"sqlite+aiosqlite:///{path}")
     try:
         return seeded, await measure(engine, repeat, formats, folder)
@@ -270,7 +288,7 @@ async def run_sqlite(
 
 
 async def run_postgresql(
-    n: int, repeat: int, formats: list[str] | None, folder: Path, admin_url: str
+    n: int, repeat: int, formats: list[str] | None, folder: Path, admin_url: str, keep: bool = False
 ) -> tuple[float, dict[str, float]]:
     import asyncpg
 
@@ -290,8 +308,23 @@ async def run_postgresql(
         finally:
             await engine.dispose()
     finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        if keep:
+            kept = url.replace("postgresql://", "postgresql+asyncpg://")
+            print(f"PostgreSQL: kept as {kept}", file=sys.stderr, flush=True)
+        else:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()
+
+
+async def run_existing(
+    url: str, repeat: int, formats: list[str] | None, folder: Path
+) -> tuple[float, dict[str, float]]:
+    """Measure a database seeded before (by an earlier run with --keep), without seeding."""
+    engine = create_engine(url)
+    try:
+        return float("nan"), await measure(engine, repeat, formats, folder)
+    finally:
+        await engine.dispose()
 
 
 async def main() -> None:
@@ -304,21 +337,33 @@ async def main() -> None:
     parser.add_argument("--formats", default="csv,sav", help="export formats to time (csv,xlsx,sav)")
     parser.add_argument("--skip-export", action="store_true", help="time the commands only")
     parser.add_argument("--pg-admin-url", default=PG_ADMIN_URL)
+    parser.add_argument(
+        "--database", help="measure this DATABASE_URL, seeded before (by --keep), instead of seeding one"
+    )
+    parser.add_argument(
+        "--keep", action="store_true", help="keep the seeded databases and print their DATABASE_URLs"
+    )
     args = parser.parse_args()
     formats = None if args.skip_export else [f for f in args.formats.split(",") if f]
     results: dict[str, tuple[float, dict[str, float]]] = {}
     with tempfile.TemporaryDirectory(prefix="survey-bench-") as folder:
-        if args.db in ("sqlite", "both"):
-            results["SQLite"] = await run_sqlite(args.n, args.repeat, formats, Path(folder))
-        if args.db in ("postgresql", "both"):
+        if args.database:
+            kind = "SQLite" if args.database.startswith("sqlite") else "PostgreSQL"
+            results[kind] = await run_existing(args.database, args.repeat, formats, Path(folder))
+        if args.db in ("sqlite", "both") and not args.database:
+            results["SQLite"] = await run_sqlite(args.n, args.repeat, formats, Path(folder), args.keep)
+        if args.db in ("postgresql", "both") and not args.database:
             results["PostgreSQL"] = await run_postgresql(
-                args.n, args.repeat, formats, Path(folder), args.pg_admin_url
+                args.n, args.repeat, formats, Path(folder), args.pg_admin_url, args.keep
             )
     kinds = list(results)
-    print(f"\n{args.n:,} completed responses; seconds (best of {args.repeat} for the commands)\n")
+    seeded = "the responses of --database" if args.database else f"{args.n:,} completed responses"
+    print(f"\n{seeded}; seconds (best of {args.repeat} for the commands)\n")
     print("| step | " + " | ".join(kinds) + " |")
     print("| --- | " + " | ".join("---:" for _ in kinds) + " |")
-    print("| seed (bulk insert, build indexes) | " + " | ".join(f"{results[k][0]:.1f}" for k in kinds) + " |")
+    if not args.database:
+        seeds = " | ".join(f"{results[k][0]:.1f}" for k in kinds)
+        print(f"| seed (bulk insert, build indexes) | {seeds} |")
     for step in results[kinds[0]][1]:
         print(f"| {step} | " + " | ".join(f"{results[k][1][step]:.3f}" for k in kinds) + " |")
 

@@ -86,10 +86,13 @@ def run(settings: Settings) -> int:
 
 
 async def export_dataset(settings: Settings, file_format: str, out: Path, language: str) -> list[Path]:
-    """Write the dataset in `file_format` to `out`, and its codebook beside it; never migrates."""
-    from bot.researchers import Export, collect_from
+    """Write the dataset in `file_format` to `out`, and its codebook beside it; never migrates.
+
+    An XLSX file of more rows than a sheet holds is TooManyRowsError (nothing is written).
+    """
+    from bot.researchers import Export, write_format
     from core.i18n import I18n
-    from research.export import WRITERS, write_codebook
+    from research.export import write_codebook
     from research.labels import Labels
     from research.weights import Plan
     from survey.analysis import schema_questionnaire
@@ -100,13 +103,27 @@ async def export_dataset(settings: Settings, file_format: str, out: Path, langua
     labels = Labels(I18n.load().translator(language), questionnaire)
     plan = Plan.from_settings(load_targets(questionnaire), settings)
     what = Export(settings.database_url, language, questionnaire, True, plan, settings.speeder_fraction)
-    table = await collect_from(what, labels)
     codebook = out.with_name(f"{out.stem}-codebook.csv")
     out.parent.mkdir(parents=True, exist_ok=True)
-    await asyncio.to_thread(WRITERS[file_format], table, out)
-    await asyncio.to_thread(write_codebook, table, codebook)
-    log.info("export", extra={"rows": table.rows, "format": file_format})
+    rows, found = await write_format(what, labels, file_format, out)
+    await asyncio.to_thread(write_codebook, found, codebook)
+    log.info("export", extra={"rows": rows, "format": file_format})
     return [out, codebook]
+
+
+def export(settings: Settings, file_format: str, out: Path, language: str) -> int:
+    """`python -m bot export`: the paths written, or why an XLSX file cannot hold the dataset (status 1)."""
+    from core.i18n import I18n
+    from research.export import TooManyRowsError, too_many_rows_text
+
+    try:
+        paths = asyncio.run(export_dataset(settings, file_format, out, language))
+    except TooManyRowsError as error:
+        print(too_many_rows_text(I18n.load().translator(language), error), file=sys.stderr)
+        return 1
+    for path in paths:
+        print(path)
+    return 0
 
 
 def health(settings: Settings) -> int:
@@ -187,9 +204,7 @@ def main(argv: list[str] | None = None) -> int:
 
             serve(args.port, args.token)
         elif command == "export":
-            language = args.language or settings.default_language
-            for path in asyncio.run(export_dataset(settings, args.file_format, args.out, language)):
-                print(path)
+            return export(settings, args.file_format, args.out, args.language or settings.default_language)
         elif command == "migrate":
             asyncio.run(prepare_database(settings))
         elif command == "health":

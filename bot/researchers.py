@@ -10,15 +10,16 @@ import asyncio
 import logging
 import multiprocessing
 import tempfile
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, replace
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field, replace
 from html import escape
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from telegram import InputFile, Update, User
 from telegram.error import BadRequest
 
@@ -31,6 +32,7 @@ from core.i18n import LANGUAGE_NAMES, I18n, supported_language
 from db import repo
 from db import stats as db_stats
 from db.engine import create_engine, session_factory
+from db.export import count_responses
 from research import charts, export, quality, report, tables, weights
 from research.labels import Labels
 from research.tables import Crosstab
@@ -245,22 +247,25 @@ async def export_files(update: Update, context: Context) -> None:
     plan = weights.Plan.from_settings(services.targets, settings) if services.targets else None
     day = services.clock().astimezone(ZoneInfo(services.settings.timezone)).date().isoformat()
     with tempfile.TemporaryDirectory(prefix="export-") as folder:
-        rows, paths = await export_in_a_process(
-            Export(
-                settings.database_url,
-                labels.language,
-                services.questionnaire,
-                full,
-                plan,
-                settings.speeder_fraction,
-            ),
-            Path(folder),
-            f"survey-{day}",
+        what = Export(
+            settings.database_url,
+            labels.language,
+            services.questionnaire,
+            full,
+            plan,
+            settings.speeder_fraction,
         )
+        rows, paths = await export_in_a_process(what, Path(folder), f"survey-{day}")
+        if not export.xlsx_fits(rows, what.xlsx_max_rows):
+            refused = export.TooManyRowsError(rows, what.xlsx_max_rows)
+            await message.reply_text(escape(export.too_many_rows_text(_, refused)))
         for path in paths:
             if path.stat().st_size > MAX_UPLOAD_BYTES:
                 too_large = _(
-                    "{name} is too large to send here; export it with the command line tool.", name=path.name
+                    "{name} is larger than the 50 MB Telegram lets a bot send. Export it on the server "
+                    "with the command line: {command}",
+                    name=path.name,
+                    command=f"python -m bot export --format {path.suffix[1:]} --out {path.name}",
                 )
                 await message.reply_text(escape(too_large))
                 continue
@@ -279,6 +284,8 @@ class Export:
     full: bool
     plan: weights.Plan | None
     speeder_fraction: float
+    xlsx_max_rows: int = field(default_factory=lambda: export.XLSX_MAX_ROWS)
+    """Past this many rows with the header no XLSX file is written (the other formats are)."""
 
 
 async def export_in_a_process(what: Export, folder: Path, stem: str) -> tuple[int, list[Path]]:
@@ -300,27 +307,61 @@ def build_export(what: Export, folder: Path, stem: str) -> tuple[int, list[Path]
     table = asyncio.run(collect_from(what, labels))
     if not what.full:
         table = export.without_free_text(table, what.questionnaire)
-    return table.rows, write_all(table, folder, stem)
+    return table.rows, write_all(table, folder, stem, what.xlsx_max_rows)
 
 
-async def collect_from(what: Export, labels: Labels) -> export.Table:
-    """The dataset, read on an engine of its own (disposed of afterwards)."""
+@asynccontextmanager
+async def _sessions(what: Export) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    """Sessions on an engine of the export's own (disposed of afterwards)."""
     engine = create_engine(what.database_url)
     try:
-        return await export.collect(session_factory(engine), labels, what.plan, what.speeder_fraction)
+        yield session_factory(engine)
     finally:
         await engine.dispose()
 
 
-def write_all(table: export.Table, folder: Path, stem: str) -> list[Path]:
-    """Write every format and the codebook into `folder`; the paths, codebook last."""
+async def collect_from(what: Export, labels: Labels) -> export.Table:
+    """The dataset, read on an engine of its own."""
+    async with _sessions(what) as sessions:
+        return await export.collect(sessions, labels, what.plan, what.speeder_fraction)
+
+
+async def write_format(
+    what: Export, labels: Labels, file_format: str, out: Path
+) -> tuple[int, list[export.Variable]]:
+    """Write the dataset in one format to `out`: its rows and variables. CSV is streamed row by row
+    as the database returns them; XLSX past `what.xlsx_max_rows` is TooManyRowsError, before reading."""
+    async with _sessions(what) as sessions:
+        if file_format == "csv":
+            found, rows = await export.stream_csv(
+                sessions, labels, out, what.plan, what.speeder_fraction, what.full
+            )
+            return rows, found
+        if file_format == "xlsx":
+            async with sessions.begin() as session:
+                rows = await count_responses(session)
+            if not export.xlsx_fits(rows, what.xlsx_max_rows):
+                raise export.TooManyRowsError(rows, what.xlsx_max_rows)
+        table = await export.collect(sessions, labels, what.plan, what.speeder_fraction)
+    if not what.full:
+        table = export.without_free_text(table, what.questionnaire)
+    await asyncio.to_thread(export.WRITERS[file_format], table, out)
+    return table.rows, table.variables
+
+
+def write_all(
+    table: export.Table, folder: Path, stem: str, xlsx_max_rows: int = export.XLSX_MAX_ROWS
+) -> list[Path]:
+    """Write every format (XLSX if the rows fit) and the codebook into `folder`; the paths, codebook last."""
     paths = []
     for extension, writer in export.WRITERS.items():
+        if extension == "xlsx" and not export.xlsx_fits(table.rows, xlsx_max_rows):
+            continue
         path = folder / f"{stem}.{extension}"
         writer(table, path)
         paths.append(path)
     codebook = folder / f"{stem}-codebook.csv"
-    export.write_codebook(table, codebook)
+    export.write_codebook(table.variables, codebook)
     return [*paths, codebook]
 
 

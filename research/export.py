@@ -4,41 +4,49 @@ One row per response; a column per question named by its code holding option cod
 columns `<question>_<option>` for multi-select questions, banded variables (`age_band`), paradata,
 and the response's random id (never the respondent's pseudonym).
 
-Times are exported as UTC dates (TIME_FORMAT): to the second they would match Telegram's message
-times and the bot's log; durations stay in seconds. Text a spreadsheet would run as a formula is
-made inert in CSV and XLSX (`inert`); the .sav file keeps text as typed.
+Times are exported as UTC days, YYYY-MM-DD (db.export reads them so): to the second they would
+match Telegram's message times and the bot's log; durations stay in seconds. Text a spreadsheet
+would run as a formula is made inert in CSV and XLSX (`inert_row`); the .sav file keeps text as typed.
 """
 
 from __future__ import annotations
 
 import csv
-from collections.abc import Callable
+import functools
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from babel.numbers import format_decimal
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from core.i18n import N_
+from core.i18n import N_, Translator
 from db.export import ResponseRecord, response_records
 from db.models import ResponseStatus
 from research.labels import Labels
-from research.quality import speeders
+from research.quality import Speeders, speeders
 from research.report import STATUS_NAMES
 from research.weights import Plan, Weighting
 from research.weights import weighting as raking
 from survey.analysis import ANSWER_COLUMNS, analysis_value
-from survey.flow import label_of
+from survey.flow import AnswerValue, label_of
 from survey.model import SKIP, Kind, Questionnaire
 
 CSV_ENCODING = "utf-8-sig"
 """UTF-8 with a byte-order mark, so that spreadsheet programs read Cyrillic correctly."""
-TIME_FORMAT = "%Y-%m-%d"
-"""Exported times are coarsened to the UTC day."""
+COMPLETE = ResponseStatus.COMPLETE.value
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 """What makes a spreadsheet read a cell as a formula (OWASP CSV injection)."""
+FORMULA_FIRST = frozenset(FORMULA_STARTS)
+"""The same, as a set of first characters (each is one), for a million rows' cells."""
+XLSX_MAX_ROWS = 1_048_576
+"""The rows of an Excel sheet, the header included: a larger dataset gets no XLSX file."""
+TOO_MANY_ROWS = N_(
+    "No XLSX file: {rows} responses do not fit in an Excel sheet (at most {limit} rows with the "
+    "header). The CSV, SAV and DTA files hold them all."
+)
 DATA_SHEET = "data"
 CODEBOOK_SHEET = "codebook"
 CODEBOOK_HEADER = ("variable", "label", "type", "question", "value", "value_label", "sav_dta_code")
@@ -158,43 +166,6 @@ def _value_labels(labels: Labels, name: str) -> dict[Any, str]:
     return {code: labels.value(name, code) for code in labels.codes(name)}
 
 
-def _moment(value: datetime | None) -> str | None:
-    if value is None:
-        return None
-    moment = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).strftime(TIME_FORMAT)
-
-
-def record_values(record: ResponseRecord, labels: Labels) -> dict[str, Any]:
-    """One response as a row: column name -> value (None: missing)."""
-    row: dict[str, Any] = {
-        "response_id": str(record.id),
-        "questionnaire_version": record.questionnaire_version,
-        "language": record.language,
-        "status": record.status.value,
-        "started_at": _moment(record.started_at),
-        "completed_at": _moment(record.completed_at),
-        "duration_seconds": record.duration_seconds,
-        REPEAT: int(record.repeat),
-    }
-    for question_id, order in record.option_order.items():
-        row[f"{question_id}_order"] = ",".join(order)
-    for question in labels.questionnaire:
-        value = record.answers.get(question.id)
-        if question.kind is Kind.MULTI:
-            for code in question.codes:
-                row[f"{question.id}_{code}"] = None if value is None else int(code in value.choices)
-        elif question.kind is Kind.INTEGER:
-            row[question.id] = value.number if value else None
-        elif question.kind is Kind.TEXT:
-            row[question.id] = (SKIP if value.skipped else value.text) if value else None
-        else:
-            row[question.id] = value.option if value else None
-        for band in _banded(labels.questionnaire, question.id):
-            row[band] = analysis_value(question.id, value) if value else None
-    return row
-
-
 def weight_variable(labels: Labels, plan: Plan) -> Variable:
     """The `weight` column and what the codebook says of it."""
     _ = labels._
@@ -206,18 +177,6 @@ def weight_variable(labels: Labels, plan: Plan) -> Variable:
     return Variable(
         WEIGHT, _("Weight (raking to population margins)"), numeric=True, question=explained, scale=True
     )
-
-
-def record_weight(record: ResponseRecord, weighting: Weighting) -> float | None:
-    """A completed response's weight, from its answers to the weighting questions; None otherwise."""
-    if record.status is not ResponseStatus.COMPLETE:
-        return None
-    columns = {column: question for question, column in ANSWER_COLUMNS.items()}
-    values = []
-    for name in weighting.targets.variables:
-        answer = record.answers.get(columns[name])
-        values.append(analysis_value(columns[name], answer) if answer else None)
-    return weighting.weight(tuple(values))
 
 
 def quality_variables(labels: Labels, fraction: float) -> list[Variable]:
@@ -243,6 +202,94 @@ def quality_variables(labels: Labels, fraction: float) -> list[Variable]:
     ]
 
 
+def _analysis_of(
+    question: str, option: str | None, number: int | None, text: str | None, chosen: tuple[str, ...]
+) -> str | None:
+    return analysis_value(question, AnswerValue(option, chosen, number, text))
+
+
+class _Rows:
+    """Makes a response's row: its values in the order of variables(), then the quality flags and,
+    with a weighting, the weight. Built once per export, so that each of a million rows is cheap."""
+
+    def __init__(self, labels: Labels, fast: Speeders, weighting: Weighting | None) -> None:
+        questionnaire = labels.questionnaire
+        self.ordered = [q.id for q in questionnaire if q.randomize_except_last is not None]
+        self.questions = [(q.id, q.kind, q.codes, bool(_banded(questionnaire, q.id))) for q in questionnaire]
+        self.fast = fast
+        self.weighting = weighting
+        self.analysed = functools.cache(_analysis_of)
+        """analysis_value of the few distinct answers there are (ages, places), each worked out once."""
+        columns = {column: question for question, column in ANSWER_COLUMNS.items()}
+        self.weighted = [columns[name] for name in weighting.targets.variables] if weighting else []
+
+    def __call__(self, record: ResponseRecord) -> list[Any]:
+        answers, choices = record.answers, record.choices
+        row: list[Any] = list(record[:7])
+        orders = record.option_order
+        row += [",".join(orders[q]) if q in orders else None for q in self.ordered]
+        for question, kind, codes, banded in self.questions:
+            value = answers.get(question)
+            if kind is Kind.MULTI:
+                chosen = choices.get(question, ())
+                row += [None] * len(codes) if value is None else [int(c in chosen) for c in codes]
+            elif value is None:
+                row.append(None)
+            elif kind is Kind.INTEGER:
+                row.append(value[1])
+            elif kind is Kind.TEXT:
+                row.append(SKIP if value[0] == SKIP else value[2])
+            else:
+                row.append(value[0])
+            if banded:
+                row.append(None if value is None else self._analysed(question, value, choices))
+        complete = record.status == COMPLETE
+        speeder = self.fast.flag(record.duration_seconds) if complete else None
+        repeat = int(record.repeat)
+        row += [speeder, repeat]
+        if self.weighting is not None:
+            left_out = not complete or self.weighting.leaves_out(speeder, repeat)
+            row.append(None if left_out else self._weight(answers, choices, self.weighting))
+        return row
+
+    def _analysed(self, question: str, value: list[Any], choices: dict[str, list[str]]) -> str | None:
+        """analysis_value of an answer as the database returned it."""
+        return self.analysed(question, *value, tuple(choices.get(question, ())))
+
+    def _weight(
+        self, answers: dict[str, list[Any]], choices: dict[str, list[str]], weighting: Weighting
+    ) -> float:
+        """A completed response's weight, from its answers to the weighting questions."""
+        values = ((q, answers.get(q)) for q in self.weighted)
+        return weighting.weight(
+            tuple(None if v is None else self._analysed(q, v, choices) for q, v in values)
+        )
+
+
+async def read(
+    sessions: async_sessionmaker[AsyncSession],
+    labels: Labels,
+    plan: Plan | None = None,
+    speeder_fraction: float = 1 / 3,
+) -> tuple[list[Variable], AsyncIterator[list[list[Any]]]]:
+    """The dataset's variables and its rows (values in the variables' order), streamed a partition
+    at a time, with quality flags and, given a plan, a `weight` column (the weighting is read first)."""
+    found = variables(labels) + quality_variables(labels, speeder_fraction)
+    weighting = None
+    async with sessions.begin() as session:
+        fast = await speeders(session, speeder_fraction)
+        if plan is not None:
+            weighting = await raking(session, plan)
+            found.append(weight_variable(labels, plan))
+    row_of = _Rows(labels, fast, weighting)
+
+    async def rows() -> AsyncIterator[list[list[Any]]]:
+        async for chunk in response_records(sessions):
+            yield [row_of(record) for record in chunk]
+
+    return found, rows()
+
+
 async def collect(
     sessions: async_sessionmaker[AsyncSession],
     labels: Labels,
@@ -250,52 +297,73 @@ async def collect(
     speeder_fraction: float = 1 / 3,
 ) -> Table:
     """Read every response into a Table, with quality flags and, given a plan, a `weight` column."""
-    found = variables(labels) + quality_variables(labels, speeder_fraction)
-    weighting = None
-    async with sessions.begin() as session:
-        fast = await speeders(session, speeder_fraction)
-        if plan is not None:
-            weighting = await raking(session, plan)
-    if plan is not None:
-        found.append(weight_variable(labels, plan))
-    columns: dict[str, list[Any]] = {variable.name: [] for variable in found}
-    async for chunk in response_records(sessions):
-        for record in chunk:
-            row = record_values(record, labels)
-            complete = record.status is ResponseStatus.COMPLETE
-            row[SPEEDER] = fast.flag(record.duration_seconds) if complete else None
-            if weighting is not None:
-                left_out = weighting.leaves_out(row[SPEEDER], row[REPEAT])
-                row[WEIGHT] = None if left_out else record_weight(record, weighting)
-            for name, values in columns.items():
-                values.append(row.get(name))
-    return Table(found, columns)
+    found, chunks = await read(sessions, labels, plan, speeder_fraction)
+    columns: list[list[Any]] = [[] for _ in found]
+    async for rows in chunks:
+        for row in rows:
+            for values, value in zip(columns, row, strict=True):
+                values.append(value)
+    return Table(found, {variable.name: values for variable, values in zip(found, columns, strict=True)})
+
+
+async def stream_csv(
+    sessions: async_sessionmaker[AsyncSession],
+    labels: Labels,
+    path: Path,
+    plan: Plan | None = None,
+    speeder_fraction: float = 1 / 3,
+    full: bool = True,
+) -> tuple[list[Variable], int]:
+    """Write the CSV that write_csv writes of collect()'s Table (of without_free_text's unless `full`),
+    row by row as the database returns them, in constant memory; its variables and number of rows."""
+    found, chunks = await read(sessions, labels, plan, speeder_fraction)
+    kept = found if full else free_text_left_out(found, labels.questionnaire)
+    at = [found.index(v) for v in kept]
+    written = 0
+    with _csv_writer(path) as writer:
+        writer.writerow([v.name for v in kept])
+        async for rows in chunks:
+            if len(kept) < len(found):
+                rows = [[row[i] for i in at] for row in rows]
+            writer.writerows(inert_row(row) for row in rows)
+            written += len(rows)
+    return kept, written
 
 
 def _rows(table: Table) -> Any:
     return zip(*(table.columns[v.name] for v in table.variables), strict=True)
 
 
-def inert(value: Any) -> Any:
-    """Text a spreadsheet would run (=, +, -, @, tab, CR first) behind an apostrophe, as OWASP advises."""
-    return f"'{value}" if isinstance(value, str) and value.startswith(FORMULA_STARTS) else value
+def inert_row(row: list[Any] | tuple[Any, ...]) -> list[Any]:
+    """Each text a spreadsheet would run (=, +, -, @, tab, CR first) behind an apostrophe (OWASP)."""
+    return [f"'{v}" if v.__class__ is str and v[:1] in FORMULA_FIRST else v for v in row]
 
 
 def _spreadsheet_rows(table: Table) -> Any:
-    return ([inert(value) for value in row] for row in _rows(table))
+    return (inert_row(row) for row in _rows(table))
+
+
+def free_text_left_out(found: list[Variable], questionnaire: Questionnaire) -> list[Variable]:
+    """The variables without the columns of typed free text (text questions)."""
+    typed = {question.id for question in questionnaire if question.kind is Kind.TEXT}
+    return [v for v in found if v.name not in typed]
 
 
 def without_free_text(table: Table, questionnaire: Questionnaire) -> Table:
     """The table without the columns of typed free text (text questions)."""
-    typed = {question.id for question in questionnaire if question.kind is Kind.TEXT}
-    kept = [v for v in table.variables if v.name not in typed]
+    kept = free_text_left_out(table.variables, questionnaire)
     return Table(kept, {v.name: table.columns[v.name] for v in kept})
+
+
+@contextmanager
+def _csv_writer(path: Path) -> Iterator[Any]:
+    with path.open("w", encoding=CSV_ENCODING, newline="") as handle:
+        yield csv.writer(handle)
 
 
 def write_csv(table: Table, path: Path) -> None:
     """Comma-separated values with a header of column names; missing values are empty."""
-    with path.open("w", encoding=CSV_ENCODING, newline="") as handle:
-        writer = csv.writer(handle)
+    with _csv_writer(path) as writer:
         writer.writerow([v.name for v in table.variables])
         writer.writerows(_spreadsheet_rows(table))
 
@@ -314,10 +382,10 @@ def _coded(variable: Variable) -> bool:
     return bool(numeric_codes(variable)) and variable.value_labels.keys() != {SKIP}
 
 
-def codebook_rows(table: Table) -> list[tuple[str, ...]]:
+def codebook_rows(found: list[Variable]) -> list[tuple[str, ...]]:
     """The codebook: a line per variable, then a line per labelled value with its .sav/.dta number."""
     lines: list[tuple[str, ...]] = []
-    for v in table.variables:
+    for v in found:
         kind = "numeric" if v.numeric else "string"
         lines.append((v.name, v.label, kind, v.question, "", "", ""))
         codes = numeric_codes(v) if _coded(v) else {}
@@ -332,18 +400,42 @@ def _stats_code(number: int | None) -> str:
     return f"{REFUSED} (Stata .{STATA_REFUSED})" if number == REFUSED else str(number)
 
 
-def write_codebook(table: Table, path: Path) -> None:
-    """The codebook as CSV."""
-    with path.open("w", encoding=CSV_ENCODING, newline="") as handle:
-        writer = csv.writer(handle)
+def write_codebook(found: list[Variable], path: Path) -> None:
+    """The codebook of the variables `found` as CSV."""
+    with _csv_writer(path) as writer:
         writer.writerow(CODEBOOK_HEADER)
-        writer.writerows(codebook_rows(table))
+        writer.writerows(codebook_rows(found))
+
+
+class TooManyRowsError(Exception):
+    """The dataset has more responses than an Excel sheet holds with its header."""
+
+    def __init__(self, rows: int, limit: int) -> None:
+        super().__init__(f"{rows} rows and a header do not fit in a sheet of {limit} rows")
+        self.rows = rows
+        self.limit = limit
+
+
+def xlsx_fits(rows: int, limit: int | None = None) -> bool:
+    """Whether `rows` and the header fit in a sheet of `limit` rows (XLSX_MAX_ROWS)."""
+    return rows + 1 <= (XLSX_MAX_ROWS if limit is None else limit)
+
+
+def too_many_rows_text(_: Translator, error: TooManyRowsError) -> str:
+    """Why there is no XLSX file, in the researcher's language."""
+    return _(
+        TOO_MANY_ROWS,
+        rows=format_decimal(error.rows, locale=_.language),
+        limit=format_decimal(error.limit, locale=_.language),
+    )
 
 
 def write_xlsx(table: Table, path: Path) -> None:
-    """An Excel workbook: the data sheet and the codebook sheet."""
+    """An Excel workbook: the data sheet and the codebook sheet (TooManyRowsError past XLSX_MAX_ROWS)."""
     from openpyxl import Workbook
 
+    if not xlsx_fits(table.rows):
+        raise TooManyRowsError(table.rows, XLSX_MAX_ROWS)
     workbook = Workbook(write_only=True)
     data = workbook.create_sheet(DATA_SHEET)
     data.append([v.name for v in table.variables])
@@ -351,7 +443,7 @@ def write_xlsx(table: Table, path: Path) -> None:
         data.append(row)
     codebook = workbook.create_sheet(CODEBOOK_SHEET)
     codebook.append(list(CODEBOOK_HEADER))
-    for line in codebook_rows(table):
+    for line in codebook_rows(table.variables):
         codebook.append(list(line))
     workbook.save(path)
 

@@ -13,7 +13,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import insert
+from sqlalchemy import insert, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from db import repo
@@ -120,15 +120,20 @@ async def seed_through_repo(engine: AsyncEngine, people: list[Person] = DATASET)
                 await repo.save_answer(session, response, question, value, person.started)
 
 
-async def seed_bulk(engine: AsyncEngine, people: list[Person], first_id: int = 1) -> None:
-    """The rows seed() would store, written in bulk: respondents, responses, answers and choices."""
+async def seed_bulk(
+    engine: AsyncEngine, people: list[Person], first_id: int = 1, rng: random.Random | None = None
+) -> list[uuid.UUID]:
+    """The rows seed() would store, written in bulk: respondents, responses, answers and choices;
+    the responses' ids (random, or drawn from `rng` for a dataset the same on every run)."""
     respondents, responses, answers, choices = [], [], [], []
+    ids: list[uuid.UUID] = []
     for index, person in enumerate(people):
         number = first_id + index
         complete = person.status is ResponseStatus.COMPLETE
         completed = person.started + timedelta(minutes=person.minutes) if complete else None
         values = answers_of(person)
-        response_id = uuid.uuid4()
+        response_id = uuid.uuid4() if rng is None else uuid.UUID(int=rng.getrandbits(128), version=4)
+        ids.append(response_id)
         respondents.append(
             {"id": number, "pseudonym": f"seed-pseudonym-{number - 1:04d}", "language": person.language,
              "consented_at": person.started, "created_at": person.started}
@@ -158,6 +163,7 @@ async def seed_bulk(engine: AsyncEngine, people: list[Person], first_id: int = 1
         ):
             if rows:
                 await connection.execute(insert(table), rows)
+    return ids
 
 
 CROWD_SOURCES = ("ru_tv", "kz_tv", "kz_online", "intl", "telegram", "social", "people")
@@ -169,3 +175,48 @@ def random_person(rng: random.Random) -> Person:
     stance = rng.choices(("russia", "ukraine", "peace", "unsure", "skip"), weights=(18, 30, 30, 17, 5))[0]
     source = rng.choices([None, *CROWD_SOURCES], weights=(4, 12, 20, 15, 6, 30, 10, 3))[0]
     return Person(age=age, stance=stance, main_source=source)
+
+
+CRAFTED = [
+    *DATASET,
+    Person(age=44, city="other_city", sources=("skip",), main_source=None, gender="skip", minutes=0.5),
+    Person(age=19, stance="unsure", neutrality="more_ukraine", city="village", language="kk", minutes=25),
+    Person(age=70, stance="russia", city="abroad", started=NOW - timedelta(days=40, minutes=1)),
+    Person(age=28, status=ResponseStatus.IN_PROGRESS, main_source=None, sources=("kz_tv", "intl")),
+]
+CRAFTED_TEXTS = [
+    '=HYPERLINK("http://example.com")',
+    "+7 701 000 0000",
+    "-1",
+    "@SUM(A1:A2)",
+    "\tTab first",
+    "\rCR first",
+    'A "quoted", comma; and\na new line',
+    "skip",
+]
+"""Typed comments a CSV must quote or keep inert (the last one literally typed "skip")."""
+
+
+async def seed_crafted(engine: AsyncEngine) -> None:
+    """CRAFTED with fixed ids, awkward typed texts, a typed city and a skipped comment: the dataset
+    whose export tests/golden/crafted-*.csv hold as the export wrote it before it was streamed."""
+    ids = await seed_bulk(engine, CRAFTED, first_id=next(_seed_ids), rng=random.Random(13))
+    async with engine.begin() as connection:
+        for response_id, text in zip(ids, CRAFTED_TEXTS, strict=False):
+            await connection.execute(
+                update(Answer)
+                .where(Answer.response_id == response_id, Answer.question == "comment")
+                .values(text=text)
+            )
+        skipped = ids[len(CRAFTED_TEXTS)]
+        await connection.execute(
+            update(Answer)
+            .where(Answer.response_id == skipped, Answer.question == "comment")
+            .values(option="skip", text=None)
+        )
+        typed_city = ids[len(DATASET)]
+        await connection.execute(
+            insert(Answer).values(
+                response_id=typed_city, question="city_name", text='Жаңаөзен, "Мұнайлы"', answered_at=NOW
+            )
+        )
