@@ -25,8 +25,10 @@ do), does harm meanwhile, and checks the database against what the crowd did
   digest that falls due a minute into the run; every respondent completes the survey.
 
 "lost" counts answers the bot acknowledged (it showed the next screen) that the database does
-not hold as given; "doubled" counts rows stored more than once. The exit status is 0 when
-every run kept every acknowledged answer, once, and every respondent got through.
+not hold as given; "doubled" counts rows stored more than once; "dead ends" counts presses of
+the question the database has on turn that the bot answered "already answered", and answers
+not taken again and again until the respondent sent /start. The exit status is 0 when every
+run kept every acknowledged answer, once, every respondent got through, and none met a dead end.
 """
 
 from __future__ import annotations
