@@ -42,6 +42,7 @@ log = logging.getLogger(__name__)
 
 ALREADY_ANSWERED = N_("This question has already been answered. Send /start to continue.")
 """A press on a question that is no longer on turn (the sandbox's crowd counts it on one that is)."""
+ALREADY_AGREED = N_("You have already agreed. Send /start to continue.")
 DELETABLE_FOR = timedelta(hours=48)
 """Telegram lets a bot delete a message (the bot's or, in a private chat, the user's) this long."""
 
@@ -507,7 +508,11 @@ async def _set_language(turn: Turn, language: str, message_id: int) -> None:
 async def _consent(turn: Turn, callback: Callback, message_id: int) -> None:
     _ = turn.services.i18n.translator(callback.language)
     if turn.respondent is not None:
-        turn.toast(turn._("You have already agreed. Send /start to continue."))
+        turn.toast(turn._(ALREADY_AGREED))
+        if turn.response is None or message_id != turn.response.question_message_id:
+            # Another prompt (two /start before agreeing): it shows the agreement, not live buttons.
+            days = turn.services.settings.unlink_after_days
+            turn.replies.append(Edit(message_id, render.consented_view(turn._, days)))
         return
     if turn.unlinked:
         turn.replies.append(Edit(message_id, render.plain(_unlinked_notice(turn))))
@@ -544,7 +549,7 @@ async def _consent(turn: Turn, callback: Callback, message_id: int) -> None:
             turn.session.add_all([respondent, response])
     except IntegrityError:
         # A concurrent press created the respondent first: this press is the double tap.
-        turn.toast(_("You have already agreed. Send /start to continue."))
+        turn.toast(_(ALREADY_AGREED))
         return
     turn.respondent, turn.response = respondent, response
     if turn.message is not None:

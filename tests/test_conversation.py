@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.handlers import TRY_AGAIN
-from conversation.turns import ALREADY_ANSWERED
+from conversation.turns import ALREADY_AGREED, ALREADY_ANSWERED
 from core.i18n import Translator
 from db.models import Answer, AnswerChoice, Respondent, Response, ResponseStatus
 from tests.conftest import RESEARCHER_ID, make_settings, start_application, stop_application, table_rows
@@ -438,7 +438,7 @@ async def test_repeated_updates_and_double_taps_store_one_answer(
     # A press on an answered question's button (kept from the message before it was edited).
     await user.press_data(stale_data, message=city_question)
     assert user.toasts[-1] == _("This question has already been answered. Send /start to continue.")
-    # Concurrent toggles on a multi question: one of them wins, the other is refused.
+    # Concurrent toggles on a multi question: one ticks it, the other finds it ticked as asked.
     a, b = user.press_update(_("Russian TV channels")), user.press_update(_("Russian TV channels"))
     await asyncio.gather(harness.deliver(a), harness.deliver(b))
     assert user.buttons.count(CHECK + _("Russian TV channels")) == 1
@@ -624,6 +624,30 @@ async def test_a_press_crossing_a_language_switch_answers_the_question_on_turn(
     await user.press_data(female, message=russian)
     assert user.toasts[-1] == kazakh(ALREADY_ANSWERED)
     assert await stored(engine) == {"age": 29, "gender": "female"}
+
+
+async def test_a_second_consent_prompt_agreed_to_leaves_the_question_live(
+    harness: BotHarness, engine: AsyncEngine
+) -> None:
+    """/start sent twice before agreeing (the first reply was slow) shows two prompts; agreeing on
+    the first turns it into the first question, and "I agree" on the second shows the agreement
+    there instead of leaving live buttons that only say "send /start"."""
+    _ = tr(harness, "ru")
+    user = harness.user(language_code="ru")
+    await user.send("/start")
+    await user.send("/start")
+    first, second = user.messages
+    await user.press(_("I agree"), message=first)
+    await user.press(_("I agree"), message=second)
+    assert user.toasts[-1] == _(ALREADY_AGREED)
+    assert user.messages[1].buttons == [] and user.messages[1].plain_text.endswith(f"➡️ {_('I agree')}")
+    question = user.keyboard_message
+    assert question.message_id == first.message_id
+    assert question.plain_text.endswith(
+        _("How old are you? Please type your age as a number, for example 34.")
+    )
+    await user.send("41")
+    assert await stored(engine) == {"age": 41}
 
 
 async def test_changing_answers_from_the_summary(harness: BotHarness, engine: AsyncEngine) -> None:

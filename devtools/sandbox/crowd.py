@@ -178,6 +178,8 @@ class Respondent:
         self.silences = self.notices = self.resumed = self.not_taken = 0
         self.dead_ends: list[str] = []
         self.gave_up_on: str | None = None
+        self.toast: str | None = None
+        """The toast of the last press."""
         self.leaving: str | None = None
         """The ending a last press was for (erase, or confirming an age under 18), once pressed."""
         self.noticed = False
@@ -233,7 +235,8 @@ class Respondent:
                     raise Lost()
                 raise Stuck(f"cannot press {label!r}: {error.description}", self.chat)
             raise error
-        if asked is not None and any(reply.toast in self.reader.already_answered for reply in replies):
+        self.toast = next((reply.toast for reply in replies if reply.toast), None)
+        if asked is not None and self.toast in self.reader.already_answered:
             await self._answered_already(asked)
         return await self._seen(max(replies, key=lambda reply: reply.chat.version))
 
@@ -358,6 +361,9 @@ class Respondent:
             agree = persona.ending is not Ending.DECLINE
             msgid = "I agree" if agree else "No, thanks"
             await self.press(self.reader.button_on(message, msgid, screen.language))
+            if self.toast in self.reader.already_agreed and self.reader.read(self.chat.keyboard) == screen:
+                self.dead_ends.append("'already agreed' on a consent prompt that stays")
+                raise Lost()  # the bot says to send /start
             if not agree:
                 return Ending.DECLINE.value
         elif screen.kind is Kind.SUMMARY:
