@@ -509,8 +509,10 @@ async def _consent(turn: Turn, callback: Callback, message_id: int) -> None:
     _ = turn.services.i18n.translator(callback.language)
     if turn.respondent is not None:
         turn.toast(turn._(ALREADY_AGREED))
-        if turn.response is None or message_id != turn.response.question_message_id:
-            # Another prompt (two /start before agreeing): it shows the agreement, not live buttons.
+        response = turn.response
+        if response is not None and message_id == response.question_message_id and _on_screen(turn):
+            await _show_again(turn)  # its edit into the first question never arrived
+        else:  # another prompt (two /start before agreeing): it shows the agreement, not live buttons
             days = turn.services.settings.unlink_after_days
             turn.replies.append(Edit(message_id, render.consented_view(turn._, days)))
         return
