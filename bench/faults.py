@@ -1,6 +1,6 @@
 """Fault runs with their figures: the survey bot keeps every acknowledged answer when things go wrong.
 
-    .venv/bin/python bench/faults.py kill [--respondents 200] [--database sqlite|postgresql]
+    .venv/bin/python bench/faults.py kill [--respondents 200] [--database sqlite|postgresql] [--kills N]
     .venv/bin/python bench/faults.py postgres-restart [--respondents 200] [--server private|shared]
     .venv/bin/python bench/faults.py sqlite-lock [--respondents 200]
     .venv/bin/python bench/faults.py replicas [--respondents 200]
@@ -11,8 +11,9 @@ of simulated respondents take the survey over HTTP (each taking 5 to 15 s per sc
 do), does harm meanwhile, and checks the database against what the crowd did
 (devtools/sandbox/faults.py):
 
-- kill: SIGKILL the bot process every 5 to 15 s (at random) and start it again; the crowd waits
-  20 s for a reply, then sends /start and goes on from whatever the bot shows.
+- kill: SIGKILL the bot process every 5 to 15 s (at random) and start it again (until the crowd
+  is done, or `--kills N` times); the crowd waits 20 s for a reply, then sends /start and goes on
+  from whatever the bot shows.
 - postgres-restart: stop the PostgreSQL server for 3 s, twice, while the same bot process keeps
   running. `--server private` (the default) runs a PostgreSQL server of its own (initdb in a
   temporary folder, on a free port); `--server shared` restarts this machine's cluster with
@@ -25,8 +26,10 @@ do), does harm meanwhile, and checks the database against what the crowd did
   digest that falls due a minute into the run; every respondent completes the survey.
 
 "lost" counts answers the bot acknowledged (it showed the next screen) that the database does
-not hold as given; "doubled" counts rows stored more than once. The exit status is 0 when
-every run kept every acknowledged answer, once, and every respondent got through.
+not hold as given; "doubled" counts rows stored more than once; "dead ends" counts presses of
+the question the database has on turn that the bot answered "already answered", and answers
+not taken again and again until the respondent sent /start. The exit status is 0 when every
+run kept every acknowledged answer, once, every respondent got through, and none met a dead end.
 """
 
 from __future__ import annotations
@@ -77,7 +80,7 @@ async def one(run: str, folder: Path, args: argparse.Namespace) -> FaultRun:
     print(f"{run}: {args.respondents} respondents...", file=sys.stderr)
     if run == "kill":
         async with database(args.database, folder) as url:
-            return await kill_run(folder, url, args.respondents, progress=True)
+            return await kill_run(folder, url, args.respondents, kills=args.kills, progress=True)
     if run == "postgres-restart":
         return await postgres_restart(folder, args)
     if run == "sqlite-lock":
@@ -105,6 +108,7 @@ if __name__ == "__main__":
     parser.add_argument("run", choices=[*RUNS, "all"])
     parser.add_argument("--respondents", type=int, default=200)
     parser.add_argument("--database", choices=["sqlite", "postgresql"], default="sqlite", help="for kill")
+    parser.add_argument("--kills", type=int, default=None, help="for kill: stop killing after this many")
     parser.add_argument(
         "--server", choices=["private", "shared"], default="private", help="for postgres-restart"
     )

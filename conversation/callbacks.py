@@ -34,6 +34,12 @@ class Callback:
     response: str = ""
     step: int = -1
     language: str = ""
+    ticked: bool | None = None
+    """A toggle's option as its button showed it: ticked (the press unticks it) or not (it ticks it).
+
+    A press from a message that had not caught up then asks for what the person saw it ask for.
+    None: a button from before the bot said so, which toggles.
+    """
 
 
 _CODE = r"[a-z][a-z0-9_]{0,31}"
@@ -42,7 +48,9 @@ _PATTERNS = {
     Action.LANGUAGE: re.compile(rf"l:(?P<language>{_LANGUAGE})"),
     Action.CONSENT: re.compile(rf"c:(?P<language>{_LANGUAGE}):(?P<value>yes|no)"),
     Action.ANSWER: re.compile(rf"a:(?P<response>[0-9a-f]{{8}}):(?P<step>\d{{1,6}}):(?P<value>{_CODE})"),
-    Action.TOGGLE: re.compile(rf"t:(?P<response>[0-9a-f]{{8}}):(?P<step>\d{{1,6}}):(?P<value>{_CODE})"),
+    Action.TOGGLE: re.compile(
+        rf"t:(?P<response>[0-9a-f]{{8}}):(?P<step>\d{{1,6}}):(?P<value>{_CODE})(?::(?P<ticked>[01]))?"
+    ),
     Action.DONE: re.compile(r"d:(?P<response>[0-9a-f]{8}):(?P<step>\d{1,6})"),
     Action.EDIT: re.compile(rf"e:(?P<response>[0-9a-f]{{8}}):(?P<step>\d{{1,6}}):(?P<value>{_CODE})"),
     Action.ERASE: re.compile(r"x:(?P<value>yes|no)"),
@@ -74,4 +82,5 @@ def decode(data: str | None) -> Callback | None:
         response=fields.get("response") or "",
         step=int(fields["step"]) if fields.get("step") else -1,
         language=fields.get("language") or "",
+        ticked=None if fields.get("ticked") is None else fields["ticked"] == "1",
     )

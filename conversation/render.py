@@ -153,8 +153,9 @@ def question_view(
                 continue
             label = _(label_of(question, questionnaire, code))
             if toggles:
-                mark = CHECKED if code in selected else ""
-                buttons.append(Button(mark + label, encode(Action.TOGGLE, tag, step, code)))
+                ticked = code in selected
+                data = encode(Action.TOGGLE, tag, step, code, int(ticked))
+                buttons.append(Button((CHECKED if ticked else "") + label, data))
             else:
                 buttons.append(Button(label, encode(Action.ANSWER, tag, step, code)))
     rows = _rows(buttons, question.columns)

@@ -21,7 +21,7 @@ from conversation import render
 from conversation.callbacks import Action, Callback
 from conversation.render import Position, View
 from conversation.services import Services
-from core.i18n import LANGUAGE_NAMES, LANGUAGES, Translator
+from core.i18n import LANGUAGE_NAMES, LANGUAGES, N_, Translator
 from db import repo
 from db.models import Respondent, Response, ResponseStatus
 from survey.flow import (
@@ -41,6 +41,9 @@ from survey.model import SKIP, Kind, Question
 
 log = logging.getLogger(__name__)
 
+ALREADY_ANSWERED = N_("This question has already been answered. Send /start to continue.")
+"""A press on a question that is no longer on turn (the sandbox's crowd counts it on one that is)."""
+ALREADY_AGREED = N_("You have already agreed. Send /start to continue.")
 DELETABLE_FOR = timedelta(hours=48)
 """Telegram lets a bot delete a message (the bot's or, in a private chat, the user's) this long."""
 
@@ -291,6 +294,8 @@ def _bump(response: Response, **changes: Any) -> None:
     response.step += 1
 
 
+ON_TURN_SINCE = "since"
+"""In pending: the step at which the question on turn (or the summary) came on turn."""
 CONSENTED = "consent"
 """In the list of what a message shows answered (pending["answered"]): the consent statement."""
 
@@ -508,9 +513,9 @@ async def on_button(turn: Turn, callback: Callback, message_id: int) -> None:
         elif callback.action is Action.ANSWER:
             await _choose(turn, callback.value, message_id)
         elif callback.action is Action.TOGGLE:
-            await _toggle(turn, callback.value, message_id)
+            await _toggle(turn, callback, message_id)
         elif callback.action is Action.DONE:
-            await _done(turn, message_id)
+            await _done(turn, callback, message_id)
         elif callback.action is Action.EDIT:
             await _begin_edit(turn, callback.value, message_id)
     elif _left_behind(turn, callback, message_id):
@@ -563,15 +568,29 @@ def _left_behind(turn: Turn, callback: Callback, message_id: int) -> bool:
     )
 
 
+def _on_this_question(turn: Turn, callback: Callback) -> bool:
+    """True for a press from an earlier step of the question (or summary) still on turn.
+
+    Steps move on while a question stays on turn: each toggle of a multi question, a language
+    switch, /cancel and /start. A crash or a lost request can leave a message showing an earlier
+    one (a tick stored but never shown), and a person can press a message a newer one replaced:
+    what they press there still answers the question on turn.
+    """
+    response = turn.response
+    assert response is not None
+    since: int = response.pending.get(ON_TURN_SINCE, response.step)
+    return since <= callback.step < response.step
+
+
 def _current_button(turn: Turn, callback: Callback) -> bool:
-    """True when the press belongs to what is on screen now; otherwise toast why not."""
+    """True when the press belongs to the question (or summary) on turn now; otherwise toast why not."""
     _ = turn._
     response = turn.response
     if response is None or callback.response != render.short_id(response.id):
         turn.toast(_("This button is no longer active. Send /start to continue."))
         return False
-    if callback.step != response.step:
-        turn.toast(_("This question has already been answered. Send /start to continue."))
+    if callback.step != response.step and not _on_this_question(turn, callback):
+        turn.toast(_(ALREADY_ANSWERED))
         return False
     if response.status is not ResponseStatus.IN_PROGRESS and not (
         response.status is ResponseStatus.COMPLETE
@@ -603,7 +622,13 @@ async def _set_language(turn: Turn, language: str, message_id: int) -> None:
 async def _consent(turn: Turn, callback: Callback, message_id: int) -> None:
     _ = turn.services.i18n.translator(callback.language)
     if turn.respondent is not None:
-        turn.toast(turn._("You have already agreed. Send /start to continue."))
+        turn.toast(turn._(ALREADY_AGREED))
+        response = turn.response
+        if response is not None and message_id == response.question_message_id and _on_screen(turn):
+            await _show_again(turn)  # its edit into the first question never arrived
+        else:  # another prompt (two /start before agreeing): it shows the agreement, not live buttons
+            days = turn.services.settings.unlink_after_days
+            turn.replies.append(Edit(message_id, render.consented_view(turn._, days)))
         return
     if turn.unlinked:
         turn.replies.append(Edit(message_id, render.plain(_unlinked_notice(turn))))
@@ -632,7 +657,7 @@ async def _consent(turn: Turn, callback: Callback, message_id: int) -> None:
         option_order=option_order(questionnaire, turn.services.rng),
         current_question=first,
         step=0,
-        pending={"answered": [CONSENTED]},
+        pending={"answered": [CONSENTED], ON_TURN_SINCE: 0},
         question_message_id=message_id,
     )
     try:
@@ -642,7 +667,7 @@ async def _consent(turn: Turn, callback: Callback, message_id: int) -> None:
             turn.session.add_all([respondent, response])
     except IntegrityError:
         # A concurrent press created the respondent first: this press is the double tap.
-        turn.toast(_("You have already agreed. Send /start to continue."))
+        turn.toast(_(ALREADY_AGREED))
         return
     turn.respondent, turn.response = respondent, response
     if turn.message is not None:
@@ -775,15 +800,18 @@ async def _choose(turn: Turn, code: str, message_id: int) -> None:
     await _store(turn, question, answer_for_choice(question, code), answers, message_id)
 
 
-async def _toggle(turn: Turn, code: str, message_id: int) -> None:
+async def _toggle(turn: Turn, callback: Callback, message_id: int) -> None:
+    """Tick or untick an option, as its button showed it; the message then shows what is stored."""
     response = turn.response
     assert response is not None and response.current_question is not None
     question = turn.services.questionnaire[response.current_question]
+    code = callback.value
     if question.kind is not Kind.MULTI or question.option(code) is None:
         turn.toast(turn._("This button is no longer active. Send /start to continue."))
         return
-    selected = toggle(question, response.pending.get("selected", ()), code)
-    _bump(response, pending={**response.pending, "selected": list(selected)})
+    selected = response.pending.get("selected", ())
+    if callback.ticked is None or (code in selected) == callback.ticked:  # else: already as asked
+        _bump(response, pending={**response.pending, "selected": list(toggle(question, selected, code))})
     answers = await turn.answers()
     response.question_message_id = message_id
     turn.replies.append(
@@ -791,7 +819,8 @@ async def _toggle(turn: Turn, code: str, message_id: int) -> None:
     )
 
 
-async def _done(turn: Turn, message_id: int) -> None:
+async def _done(turn: Turn, callback: Callback, message_id: int) -> None:
+    """Store the ticks as stored (the pressed message may not have shown the latest)."""
     response = turn.response
     assert response is not None and response.current_question is not None
     question = turn.services.questionnaire[response.current_question]
@@ -801,6 +830,9 @@ async def _done(turn: Turn, message_id: int) -> None:
         return
     if not selected:
         turn.toast(turn._("Please choose at least one option, or press \u201cPrefer not to answer\u201d."))
+        if callback.step < response.step:  # the message showed ticks taken back since
+            response.question_message_id = message_id
+            await _show_again(turn)
         return
     answers = await turn.answers()
     await _store(turn, question, AnswerValue(choices=selected), answers, message_id)
@@ -820,7 +852,7 @@ async def _begin_edit(turn: Turn, question_id: str, message_id: int) -> None:
     _bump(
         response,
         current_question=question_id,
-        pending={"edit": question_id, "selected": selected},
+        pending={"edit": question_id, "selected": selected, ON_TURN_SINCE: response.step + 1},
         question_message_id=None,
     )
     await _show_current(turn)
@@ -933,6 +965,7 @@ async def _store(
         pending["answered"] = [*response.pending.get("answered", ()), question.id]
     if step.next_question is None:
         pending = {k: v for k, v in pending.items() if k != "edit"}
+    pending[ON_TURN_SINCE] = response.step + 1
     _bump(response, current_question=step.next_question, pending=pending, question_message_id=message_id)
     if step.next_question is None and response.status is ResponseStatus.IN_PROGRESS:
         response.status = ResponseStatus.COMPLETE

@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.handlers import TRY_AGAIN
+from conversation.turns import ALREADY_AGREED, ALREADY_ANSWERED
 from core.i18n import Translator
 from db.models import Answer, AnswerChoice, Respondent, Response, ResponseStatus
 from tests.conftest import RESEARCHER_ID, make_settings, start_application, stop_application, table_rows
@@ -437,7 +438,7 @@ async def test_repeated_updates_and_double_taps_store_one_answer(
     # A press on an answered question's button (kept from the message before it was edited).
     await user.press_data(stale_data, message=city_question)
     assert user.toasts[-1] == _("This question has already been answered. Send /start to continue.")
-    # Concurrent toggles on a multi question: one of them wins, the other is refused.
+    # Concurrent toggles on a multi question: one ticks it, the other finds it ticked as asked.
     a, b = user.press_update(_("Russian TV channels")), user.press_update(_("Russian TV channels"))
     await asyncio.gather(harness.deliver(a), harness.deliver(b))
     assert user.buttons.count(CHECK + _("Russian TV channels")) == 1
@@ -537,6 +538,116 @@ async def test_telegram_failing_on_a_reply_keeps_the_answer_and_the_way_on(
     await user.replay()  # and once more: nothing new
     assert user.screen.startswith(_(harness.services.questionnaire["sources"].text))
     assert await stored(engine) == {"age": 52, "gender": "female", "city": "almaty"}
+
+
+async def test_ticks_stored_but_never_shown_work_on_from_the_message_left_behind(
+    harness: BotHarness, engine: AsyncEngine, database_url: str
+) -> None:
+    """The bot dies between storing a tick and editing its message (the edit and the error notice
+    never reach Telegram; the bot is started again). A press on the message left behind shows the
+    stored ticks and does what it was pressed for: another option is ticked beside them, the option
+    already ticked stays so, Done takes every stored tick and moves on. None of them is answered
+    "already answered", and no choice is stored twice."""
+    _ = tr(harness, "ru")
+    user = harness.user(language_code="ru")
+    await consent(user, _)
+    await user.send("30")
+    await user.press(_("Female"))
+    await user.press(_("Almaty"))
+    ru_tv, kz_tv, intl, telegram = (
+        _("Russian TV channels"),
+        _("Kazakhstani TV channels"),
+        _("International media (BBC, Azattyq, DW and the like)"),
+        _("Telegram channels"),
+    )
+
+    async def crash_after_storing(label: str) -> None:
+        """Press `label`: the tick is stored, then the bot dies before the person sees anything."""
+        answered = len(user.toasts)
+        harness.emulator.failing_calls = 2  # the edit, then the "try again" notice: as after kill -9
+        await user.press(label)
+        assert len(user.toasts) == answered, "the press was never answered"
+        await stop_application(harness.application)
+        harness.application = await start_application(
+            make_settings(database_url), harness.emulator, harness.clock, seed=1
+        )
+
+    def ticked() -> list[str]:
+        return [label.removeprefix(CHECK) for label in user.buttons if label.startswith(CHECK)]
+
+    await crash_after_storing(ru_tv)
+    assert ticked() == [], "the message looks as before the press"
+    await user.press(telegram)  # another option, on the message left behind
+    assert ticked() == [ru_tv, telegram]
+    await crash_after_storing(kz_tv)
+    assert ticked() == [ru_tv, telegram]
+    await user.press(kz_tv)  # the same option again: it was meant ticked, and is
+    assert ticked() == [ru_tv, kz_tv, telegram]
+    await crash_after_storing(intl)
+    await crash_after_storing(CHECK + telegram)  # and taken back, unseen
+    assert ticked() == [ru_tv, kz_tv, telegram]
+    await user.press(_("Done"))  # Done takes what is stored, not what the message still showed
+    assert user.screen == _("Which of these is your MAIN source of news about the war?")
+    assert f"➡️ {_('Russian TV channels')}, {_('Kazakhstani TV channels')}, {intl}" in user.last.plain_text
+    stale = {
+        _("This question has already been answered. Send /start to continue."),
+        _("This button is no longer active. Send /start to continue."),
+    }
+    assert stale.isdisjoint(user.toasts), user.toasts
+    assert (await stored(engine))["sources"] == ["intl", "kz_tv", "ru_tv"]
+    async with engine.connect() as connection:
+        choices = (await connection.execute(select(AnswerChoice.option))).scalars().all()
+    assert sorted(choices) == ["intl", "kz_tv", "ru_tv"]
+
+
+async def test_a_press_crossing_a_language_switch_answers_the_question_on_turn(
+    harness: BotHarness, engine: AsyncEngine
+) -> None:
+    """The person switches language (the question is sent anew, its old message loses its buttons)
+    and presses the old message before that reaches them: the question is still on turn, so the
+    press answers it; a press of the same question afterwards is answered "already answered"."""
+    _ = tr(harness, "ru")
+    user = harness.user(language_code="ru")
+    await consent(user, _)
+    await user.send("29")
+    russian = user.keyboard_message
+    female = next(b.callback_data for row in russian.buttons for b in row if b.text == _("Female")) or ""
+    await user.send("/language")
+    await user.press("Қазақша")
+    kazakh = tr(harness, "kk")
+    assert user.screen.endswith(kazakh("What is your gender?"))
+    assert russian.buttons == [], "the old message lost its buttons"
+    await user.press_data(female, message=russian)
+    assert await stored(engine) == {"age": 29, "gender": "female"}
+    assert kazakh(ALREADY_ANSWERED) not in user.toasts
+    assert f"➡️ {kazakh('Female')}" in user.emulator.chats[user.id].messages[russian.message_id].plain_text
+    await user.press_data(female, message=russian)
+    assert user.toasts[-1] == kazakh(ALREADY_ANSWERED)
+    assert await stored(engine) == {"age": 29, "gender": "female"}
+
+
+async def test_a_second_consent_prompt_agreed_to_leaves_the_question_live(
+    harness: BotHarness, engine: AsyncEngine
+) -> None:
+    """/start sent twice before agreeing (the first reply was slow) shows two prompts; agreeing on
+    the first turns it into the first question, and "I agree" on the second shows the agreement
+    there instead of leaving live buttons that only say "send /start"."""
+    _ = tr(harness, "ru")
+    user = harness.user(language_code="ru")
+    await user.send("/start")
+    await user.send("/start")
+    first, second = user.messages
+    await user.press(_("I agree"), message=first)
+    await user.press(_("I agree"), message=second)
+    assert user.toasts[-1] == _(ALREADY_AGREED)
+    assert user.messages[1].buttons == [] and user.messages[1].plain_text.endswith(f"➡️ {_('I agree')}")
+    question = user.keyboard_message
+    assert question.message_id == first.message_id
+    assert question.plain_text.endswith(
+        _("How old are you? Please type your age as a number, for example 34.")
+    )
+    await user.send("41")
+    assert await stored(engine) == {"age": 41}
 
 
 async def test_changing_answers_from_the_summary(harness: BotHarness, engine: AsyncEngine) -> None:

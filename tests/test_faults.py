@@ -50,8 +50,9 @@ QUICK = Patience(reply_timeout=5.0, resumes=20, pause=0.5)
 
 
 def assert_ran_clean(run: FaultRun) -> None:
-    """Everyone got through; every acknowledged answer is stored as given, once."""
+    """Everyone got through, without a dead end; every acknowledged answer is stored as given, once."""
     assert run.stuck == 0, [o.error for o in run.outcomes if o.error]
+    assert run.dead_ends == []
     assert run.check.ok, run.check.problems
     assert run.faults.lost == [] and run.faults.doubled == 0
     assert run.faults.acknowledged > 5 * len(run.outcomes)

@@ -15,7 +15,7 @@ import random
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
@@ -57,6 +57,8 @@ class Patience:
 
 
 IMPATIENT = Patience()
+Whereabouts = Callable[[int], Awaitable[str | None]]
+"""The question the bot's database has on turn for a user id (None: none): to tell dead ends."""
 
 
 class Stuck(Exception):
@@ -85,6 +87,9 @@ class Outcome:
     """Actions the bot did not reply to in time."""
     notices: int = 0
     """"Something went wrong, try again" replies."""
+    dead_ends: list[str] = field(default_factory=list)
+    """Where the bot left no way on: a press of the question on turn answered "already answered",
+    or answers not taken again and again until the person sent /start."""
 
     @property
     def answers(self) -> int:
@@ -155,8 +160,10 @@ class Respondent:
         tally: Tally,
         patience: Patience = IMPATIENT,
         rng: random.Random | None = None,
+        where: Whereabouts | None = None,
     ) -> None:
         self.client = client
+        self.where = where
         self.rng = rng or random.Random()
         self.reader = reader
         self.persona = persona
@@ -169,6 +176,10 @@ class Respondent:
         self.age_attempts = 0
         self.acknowledged: dict[str, object] = {}
         self.silences = self.notices = self.resumed = self.not_taken = 0
+        self.dead_ends: list[str] = []
+        self.gave_up_on: str | None = None
+        self.toast: str | None = None
+        """The toast of the last press."""
         self.leaving: str | None = None
         """The ending a last press was for (erase, or confirming an age under 18), once pressed."""
         self.noticed = False
@@ -206,6 +217,7 @@ class Respondent:
     async def press(self, label: str, double: bool = False) -> ChatView:
         """Press `label`; a double tap presses twice at once (the second may find the button gone)."""
         timeout = self.patience.reply_timeout
+        asked = self.reader.read(self.chat.keyboard).question if self.chat else None
         await self._think()
         taps = await asyncio.gather(
             *(
@@ -223,7 +235,31 @@ class Respondent:
                     raise Lost()
                 raise Stuck(f"cannot press {label!r}: {error.description}", self.chat)
             raise error
+        self.toast = next((reply.toast for reply in replies if reply.toast), None)
+        if asked is not None and self.toast in self.reader.already_answered:
+            await self._answered_already(asked)
         return await self._seen(max(replies, key=lambda reply: reply.chat.version))
+
+    async def _answered_already(self, asked: Question) -> None:
+        """A press of `asked` was answered "already answered": a dead end if it is still on turn."""
+        if self.where is not None and await self.where(self.user_id) == asked.id:
+            self.dead_ends.append(f"'already answered' on {asked.id}, the question on turn")
+
+    def _needs_start(self, question_id: str) -> Lost:
+        """Answers to `question_id` were not taken, again and again: the person will send /start."""
+        if not self.noticed:  # after "try again", /start is what the bot asked for
+            self.gave_up_on = question_id
+        return Lost()
+
+    def _resumed(self) -> None:
+        """After /start: a dead end if it shows the question whose answers were not taken.
+
+        (If it shows another, the answers had been taken and their replies were only late.)
+        """
+        asked = self.reader.read(self.chat.keyboard if self.chat else None).question
+        if self.gave_up_on is not None and asked is not None and asked.id == self.gave_up_on:
+            self.dead_ends.append(f"/start needed to go on from {asked.id}")
+        self.gave_up_on = None
 
     def _answer(self, question_id: str) -> None:
         """Note the answer as acknowledged if the bot moved on from its question.
@@ -237,7 +273,7 @@ class Respondent:
             self.not_taken += 1
             if self.patience.resumes and self.not_taken >= STALE_AFTER:
                 self.not_taken = 0
-                raise Lost()
+                raise self._needs_start(question_id)
             return
         self.not_taken = 0
         self.acknowledged[question_id] = self.persona.answers.get(question_id, SKIP)
@@ -253,7 +289,16 @@ class Respondent:
             status, error = await self._visit(), None
         except Stuck as exc:
             status, error = "stuck", str(exc)
-        return Outcome(self.user_id, persona, status, error, self.acknowledged, self.silences, self.notices)
+        return Outcome(
+            self.user_id,
+            persona,
+            status,
+            error,
+            self.acknowledged,
+            self.silences,
+            self.notices,
+            self.dead_ends,
+        )
 
     async def _visit(self) -> str:
         chat = await self._start()
@@ -271,6 +316,7 @@ class Respondent:
                 self._lost_the_thread()
                 outcome = None
                 await self._start()
+                self._resumed()
             if outcome is not None:
                 return outcome
             assert self.chat is not None
@@ -315,6 +361,9 @@ class Respondent:
             agree = persona.ending is not Ending.DECLINE
             msgid = "I agree" if agree else "No, thanks"
             await self.press(self.reader.button_on(message, msgid, screen.language))
+            if self.toast in self.reader.already_agreed and self.reader.read(self.chat.keyboard) == screen:
+                self.dead_ends.append("'already agreed' on a consent prompt that stays")
+                raise Lost()  # the bot says to send /start
             if not agree:
                 return Ending.DECLINE.value
         elif screen.kind is Kind.SUMMARY:
@@ -397,7 +446,7 @@ class Respondent:
             if not unticked:
                 return
             await self.press(unticked[0])
-        raise Lost()
+        raise self._needs_start(question.id)
 
     def _age_text(self) -> str:
         """What the persona types for age: a mistake first, if planned, then the number."""
@@ -422,10 +471,12 @@ async def run_crowd(
     spread: float = ARRIVAL_SPREAD,
     patience: Patience = IMPATIENT,
     ending: Ending | None = None,
+    where: Whereabouts | None = None,
 ) -> list[Outcome]:
     """`size` simulated respondents arriving within `spread` seconds, all at once; their outcomes.
 
-    Each ends their visit as `ending` says, or (by default) as their persona happens to.
+    Each ends their visit as `ending` says, or (by default) as their persona happens to. With
+    `where`, presses answered "already answered" are checked against the database (dead ends).
     """
     rng = random.Random(seed)
     personas = [make_persona(rng, ending) for _ in range(size)]
@@ -438,7 +489,7 @@ async def run_crowd(
     async def one(persona: Persona, delay: float, number: int) -> Outcome:
         await asyncio.sleep(delay)
         pace = random.Random(f"{seed}-{number}")
-        outcome = await Respondent(client, reader, persona, tally, patience, pace).run()
+        outcome = await Respondent(client, reader, persona, tally, patience, pace, where).run()
         tally.count_outcome(outcome.status)
         return outcome
 

@@ -3,7 +3,9 @@
 Each run starts the real bot process(es) on the emulator, lets a crowd of simulated respondents
 take the survey, disturbs the bot meanwhile, and then checks the database against what the
 crowd did: every answer the bot acknowledged is stored as given ("lost: 0"), no row twice
-("doubled: 0"), every respondent got through. bench/faults.py prints these runs; the tests in
+("doubled: 0"), every respondent got through, and none met a dead end ("dead ends: 0": a press
+of the question the database has on turn answered "already answered", or answers not taken
+until the person sent /start). bench/faults.py prints these runs; the tests in
 tests/test_faults.py run them smaller.
 
 - `kill_run`: the bot process is killed with SIGKILL at random moments and started again.
@@ -26,6 +28,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Protocol
 from zoneinfo import ZoneInfo
@@ -41,7 +44,13 @@ from devtools.sandbox.crowd import Outcome, Patience, run_crowd
 from devtools.sandbox.personas import Ending
 from devtools.sandbox.process import DIGEST_CHANNEL_ID, Sandbox, sandbox
 from devtools.sandbox.screens import Reader
-from devtools.sandbox.verify import Check, FaultCheck, check_acknowledged, check_database
+from devtools.sandbox.verify import (
+    Check,
+    FaultCheck,
+    check_acknowledged,
+    check_database,
+    current_question,
+)
 from research.digest import TITLE
 from survey.model import load_questionnaire
 
@@ -84,8 +93,15 @@ class FaultRun:
         return sum(outcome.notices for outcome in self.outcomes)
 
     @property
+    def dead_ends(self) -> list[str]:
+        return [f"respondent {o.user_id}: {dead_end}" for o in self.outcomes for dead_end in o.dead_ends]
+
+    @property
     def ok(self) -> bool:
-        return self.check.ok and not self.faults.lost and not self.faults.doubled and not self.stuck
+        faults = self.faults
+        return (
+            self.check.ok and not faults.lost and not faults.doubled and not self.stuck and not self.dead_ends
+        )
 
     def report(self) -> str:
         """The run's figures, one line each."""
@@ -97,7 +113,11 @@ class FaultRun:
             f"  replies not received in time: {self.silences}, 'try again' notices: {self.notices}",
             f"  {self.check.summary()}",
             f"  {self.faults.summary()}",
-            *(f"  problem: {problem}" for problem in [*self.check.problems, *self.faults.lost][:20]),
+            f"  dead ends: {len(self.dead_ends)}",
+            *(
+                f"  problem: {problem}"
+                for problem in [*self.check.problems, *self.faults.lost, *self.dead_ends][:20]
+            ),
         ]
         return "\n".join(lines)
 
@@ -116,9 +136,13 @@ async def crowd_under(
     """Run the crowd while `disturb` does its harm (until the crowd is done); check the database."""
     questionnaire = load_questionnaire()
     reader = Reader(I18n.load(), questionnaire)
+    key = str(box.settings["pseudonym_key"])
+    where = partial(current_question, database_url, key)
     started = time.monotonic()
     crowd = asyncio.create_task(
-        run_crowd(box.client, reader, size, seed, progress=progress, patience=patience, ending=ending)
+        run_crowd(
+            box.client, reader, size, seed, progress=progress, patience=patience, ending=ending, where=where
+        )
     )
     try:
         figures = await disturb(crowd)
@@ -126,7 +150,6 @@ async def crowd_under(
     finally:
         crowd.cancel()
     seconds = time.monotonic() - started
-    key = str(box.settings["pseudonym_key"])
     check = await check_database(database_url, key, outcomes, questionnaire)
     faults = await check_acknowledged(database_url, key, outcomes, questionnaire)
     return FaultRun(name, outcomes, check, faults, seconds, figures)

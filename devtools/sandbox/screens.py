@@ -12,6 +12,7 @@ from enum import StrEnum
 
 from bot.handlers import TRY_AGAIN
 from conversation import render
+from conversation.turns import ALREADY_AGREED, ALREADY_ANSWERED
 from core.i18n import LANGUAGE_NAMES, LANGUAGES, I18n
 from devtools.emulator.client import Shown
 from devtools.emulator.core import visible_text
@@ -66,6 +67,10 @@ class Reader:
         self._markers = markers
         self.try_again = frozenset(i18n.gettext(language, TRY_AGAIN) for language in LANGUAGES)
         """The bot's "something went wrong, try again" notice, in each language."""
+        self.already_answered = frozenset(i18n.gettext(language, ALREADY_ANSWERED) for language in LANGUAGES)
+        """The toast on a press of a question no longer on turn, in each language."""
+        self.already_agreed = frozenset(i18n.gettext(language, ALREADY_AGREED) for language in LANGUAGES)
+        """The toast on a consent prompt pressed by someone who has agreed, in each language."""
 
     def read(self, message: Shown | None) -> Screen:
         """What `message` asks for (UNKNOWN when nothing matches).

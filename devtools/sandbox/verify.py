@@ -137,6 +137,17 @@ async def _respondent(session: AsyncSession, key: str, user_id: int) -> Responde
     return await session.scalar(select(Respondent).where(Respondent.pseudonym == pseudonym(key, user_id)))
 
 
+async def current_question(database_url: str, key: str, user_id: int) -> str | None:
+    """The question the database has on turn for `user_id` now (None: none, or no response)."""
+    statement = (
+        select(Response.current_question)
+        .join(Respondent, Response.respondent_id == Respondent.id)
+        .where(Respondent.pseudonym == pseudonym(key, user_id))
+    )
+    async with one_session(database_url) as session:
+        return await session.scalar(statement)
+
+
 @dataclass
 class FaultCheck:
     """Acknowledged answers against the database, and rows stored more than once."""
