@@ -135,7 +135,7 @@ async def test_a_restart_before_the_next_turn_leaves_no_answer_after_delete(
         make_settings(database_url), harness.emulator, harness.clock, seed=1
     )
     await user.send("/delete")
-    await user.press(_("Yes, erase everything"))
+    await user.press(_("Yes, erase my answers"))
     assert showing_answers(user, _) == []
     left = [m.message_id for m in user.chat if m.from_bot][:-1]
     assert gender.message_id not in left and left == [sources.message_id], "only the unnoted question"
