@@ -8,12 +8,14 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cached_property
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from core import privacy
 from core.config import Settings
 from core.i18n import I18n
+from db.engine import read_session_factory
 from survey.model import Questionnaire
 from survey.targets import Targets
 
@@ -40,6 +42,11 @@ class Services:
     clock: Callable[[], datetime] = utc_now
     rng: random.Random = field(default_factory=random.SystemRandom)
     _participant_hashes: OrderedDict[str, str] = field(default_factory=OrderedDict)
+
+    @cached_property
+    def reads(self) -> async_sessionmaker[AsyncSession]:
+        """Sessions that only read (researchers' figures, the digest's): they never hold answers back."""
+        return read_session_factory(self.engine)
 
     @property
     def keys(self) -> list[str]:
