@@ -42,10 +42,10 @@ RESPONDENTS = 10
 REPLY_P99_BOUND = 0.5
 """Seconds: the issue's bound on respondents' reply p99 while the heavy work runs."""
 CHANNEL = -1_001_234_567_890
+AGE_QUESTION = "How old are you? Please type your age as a number, for example 34."
 ALMATY = ZoneInfo("Asia/Almaty")
 NO_DIGEST_DUE = datetime(2026, 4, 2, 19, 0, tzinfo=ALMATY).astimezone(UTC)
 """After every seeded response; the last scheduled digest (20:00) is beyond the grace window."""
-AGE_QUESTION = "How old are you? Please type your age as a number, for example 34."
 DIGEST_DUE = datetime(2026, 4, 2, 20, 0, 30, tzinfo=ALMATY).astimezone(UTC)
 
 
@@ -95,7 +95,6 @@ async def test_replies_stay_quick_while_a_100k_export_and_the_digest_run(
     figures = f"{replies}; {lag}; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
     print(f"\n{seeded_url.split(':', 1)[0]}: {figures}")
 
-    assert quantile(replies.times, 0.99) < REPLY_P99_BOUND, figures
     assert replies.failures == [] and replies.completed >= RESPONDENTS, figures
     engine = create_engine(seeded_url)
     try:
@@ -106,6 +105,7 @@ async def test_replies_stay_quick_while_a_100k_export_and_the_digest_run(
     [data] = [m.file for m in researcher.messages if m.file_name and m.file_name.endswith(f"{day()}.csv")]
     assert data is not None and len(list(csv.DictReader(io.StringIO(data.decode(CSV_ENCODING))))) >= SEEDED
     assert [m.media for m in emulator.bot_messages(CHANNEL)][-1] == "photo", "the digest and its chart"
+    assert quantile(replies.times, 0.99) < REPLY_P99_BOUND, figures
 
 
 def day() -> str:
