@@ -49,8 +49,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from core.i18n import I18n  # noqa: E402
 from devtools.emulator.client import ControlClient, ControlRefused  # noqa: E402
+from devtools.lag import survey_script  # noqa: E402
 from devtools.sandbox.postgres import fresh_database  # noqa: E402
 from devtools.sandbox.process import Sandbox, sandbox  # noqa: E402
 
@@ -79,28 +79,6 @@ CHAT_METHODS = frozenset(
 )
 """The Bot API methods the bot calls with a chat id (answerCallbackQuery has none)."""
 PAGE = os.sysconf("SC_PAGE_SIZE")
-
-
-def survey_script() -> list[tuple[str, str]]:
-    """The 14 actions of one straight pass through the survey, in Russian."""
-    _ = I18n.load().translator("ru")
-    press = [
-        "I agree",
-        None,
-        "Male",
-        "Almaty",
-        "Telegram channels",
-        "International media (BBC, Azattyq, DW and the like)",
-        "Done",
-        "Telegram channels",
-        "Ukraine is the victim of aggression",
-        "It is the right course",
-        "None of these",
-        "Done",
-    ]
-    script = [("send", "/start")]
-    script += [("press", _(label)) if label else ("send", "34") for label in press]
-    return [*script, ("send", "Хочу мира.")]
 
 
 NOOP_SCRIPT = [(kind, "next" if kind == "press" else text) for kind, text in survey_script()]

@@ -73,9 +73,7 @@ def _writer(services: Services) -> DigestWriter:
 
 
 async def _figures(services: Services, now: datetime) -> Figures:
-    return await gather(
-        services.sessions, services.questionnaire, services.settings.min_cell, now, services.rng
-    )
+    return await gather(services.reads, services.questionnaire, services.settings.min_cell, now, services.rng)
 
 
 # ---- posting ------------------------------------------------------------------------------------

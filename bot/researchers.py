@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import multiprocessing
+import os
 import tempfile
 from collections.abc import AsyncIterator, Mapping
 from concurrent.futures import ProcessPoolExecutor
@@ -31,7 +32,7 @@ from conversation.services import Services
 from core.i18n import LANGUAGE_NAMES, I18n, supported_language
 from db import repo
 from db import stats as db_stats
-from db.engine import create_engine, session_factory
+from db.engine import create_engine, read_session_factory
 from db.export import count_responses
 from research import charts, export, quality, report, tables, weights
 from research.labels import Labels
@@ -47,6 +48,8 @@ MAX_CAPTION = 1024
 USAGE_EXAMPLE = (ANALYSIS.digest.outcome, ANALYSIS.digest.by[0].variable)
 """The usage's example table: the digest's, its outcome by its first breakdown (e.g. stance by age band)."""
 FULL_EXPORT = "full"
+EXPORT_NICENESS = 10
+"""How much lower the export process's CPU priority is than the bot's (os.nice)."""
 
 
 async def _labels(services: Services, session: AsyncSession, user: User) -> Labels:
@@ -144,7 +147,7 @@ async def stats(update: Update, context: Context) -> None:
     services = context.services
     assert update.effective_user is not None
     _args, raw = _raw(context)
-    async with services.sessions.begin() as session:
+    async with services.reads.begin() as session:
         labels = await _labels(services, session, update.effective_user)
         zone = ZoneInfo(services.settings.timezone)
         figures = await db_stats.overview(session, services.clock(), zone, STATS_CUBE)
@@ -173,7 +176,7 @@ async def _crosstab(
     services = context.services
     assert update.effective_user is not None
     args, raw = _raw(context)
-    async with services.sessions.begin() as session:
+    async with services.reads.begin() as session:
         labels = await _labels(services, session, update.effective_user)
         names = _variables(args, allowed=(2,))
         cells, weighting, weighted = (
@@ -208,7 +211,7 @@ async def chart(update: Update, context: Context) -> None:
         labels, table, weighting = found
         spec = charts.crosstab_spec(labels, table, min_cell, weighting)
     else:
-        async with services.sessions.begin() as session:
+        async with services.reads.begin() as session:
             labels = await _labels(services, session, update.effective_user)
             names = _variables(args, allowed=(1,))
             cells, weighting, weighted = (
@@ -233,7 +236,7 @@ async def export_files(update: Update, context: Context) -> None:
     services = context.services
     message = update.effective_message
     assert update.effective_user is not None and message is not None
-    async with services.sessions.begin() as session:
+    async with services.reads.begin() as session:
         labels = await _labels(services, session, update.effective_user)
     _ = labels._
     full = [arg.lower() for arg in context.args or []] == [FULL_EXPORT]
@@ -269,8 +272,8 @@ async def export_files(update: Update, context: Context) -> None:
                 )
                 await message.reply_text(escape(too_large))
                 continue
-            with path.open("rb") as handle:
-                await message.reply_document(InputFile(handle, filename=path.name))
+            data = await asyncio.to_thread(path.read_bytes)  # megabytes: read off the event loop
+            await message.reply_document(InputFile(data, filename=path.name))
     log.info("export", extra={"rows": rows})
 
 
@@ -289,8 +292,14 @@ class Export:
 
 
 async def export_in_a_process(what: Export, folder: Path, stem: str) -> tuple[int, list[Path]]:
-    """build_export in a process of its own: its CPU time never holds the bot's event loop (nor its GIL)."""
-    pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+    """build_export in a process of its own: its CPU time never holds the bot's event loop (nor its GIL),
+    and at a lower priority, so that on a busy machine respondents' replies get the CPU first."""
+    pool = ProcessPoolExecutor(
+        max_workers=1,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=os.nice,
+        initargs=(EXPORT_NICENESS,),
+    )
     try:
         return await asyncio.get_running_loop().run_in_executor(pool, build_export, what, folder, stem)
     finally:
@@ -315,7 +324,7 @@ async def _sessions(what: Export) -> AsyncIterator[async_sessionmaker[AsyncSessi
     """Sessions on an engine of the export's own (disposed of afterwards)."""
     engine = create_engine(what.database_url)
     try:
-        yield session_factory(engine)
+        yield read_session_factory(engine)
     finally:
         await engine.dispose()
 

@@ -9,12 +9,14 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cached_property
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from core import privacy
 from core.config import Settings
 from core.i18n import I18n
+from db.engine import read_session_factory
 from survey.model import Questionnaire
 from survey.targets import Targets
 
@@ -56,6 +58,11 @@ class Services:
     def take_unnoted(self, response_id: uuid.UUID) -> tuple[int, int, datetime] | None:
         """The (step, message id, date) held by note_later for this response, forgotten here."""
         return self._unnoted.pop(response_id, None)
+
+    @cached_property
+    def reads(self) -> async_sessionmaker[AsyncSession]:
+        """Sessions that only read (researchers' figures, the digest's): they never hold answers back."""
+        return read_session_factory(self.engine)
 
     @property
     def keys(self) -> list[str]:

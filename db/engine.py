@@ -20,6 +20,11 @@ from sqlalchemy.ext.asyncio import (
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 AUTOCOMMIT = "AUTOCOMMIT"
 """The isolation level of autocommit(): one statement, one transaction of its own."""
+SQLITE_POOL_SIZE = 15
+"""SQLite connections kept open: as many as the default pool allows at most (5 + 10 overflow), none
+closed on return; opening an aiosqlite connection starts a thread, and the event loop waits for it."""
+READ_ONLY = "survey_read_only"
+"""Execution option of the engine behind read_session_factory(): its transactions only read."""
 
 
 def _tune_sqlite(engine: AsyncEngine) -> None:
@@ -42,9 +47,12 @@ def _tune_sqlite(engine: AsyncEngine) -> None:
     def _on_begin(connection: Any) -> None:
         # IMMEDIATE takes the write lock at BEGIN, so two transactions never both read a
         # respondent's position and then race to write it: the second waits (busy_timeout).
-        # An AUTOCOMMIT connection runs single statements, each atomic on its own: no BEGIN.
-        if connection.get_execution_options().get("isolation_level") != AUTOCOMMIT:
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # A read-only transaction begins DEFERRED: in WAL mode it reads a snapshot without the
+        # write lock, so a long report or export never holds an answer back. An AUTOCOMMIT
+        # connection runs single statements, each atomic on its own: no BEGIN.
+        options = connection.get_execution_options()
+        if options.get("isolation_level") != AUTOCOMMIT:
+            connection.exec_driver_sql("BEGIN" if options.get(READ_ONLY, False) else "BEGIN IMMEDIATE")
 
 
 def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
@@ -57,6 +65,8 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            kwargs.setdefault("pool_size", SQLITE_POOL_SIZE)
+            kwargs.setdefault("max_overflow", 0)
         engine = create_async_engine(url, **kwargs)
         _tune_sqlite(engine)
         return engine
@@ -92,6 +102,15 @@ async def autocommit(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     """One AsyncSession per update or job; the caller owns the transaction."""
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+def read_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """Sessions whose transactions only read (reports, the digest's figures, exports).
+
+    On SQLite they begin without the write lock (a write in one would fail, not wait); on
+    PostgreSQL they are ordinary sessions, readers never block writers there.
+    """
+    return async_sessionmaker(engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False)
 
 
 @asynccontextmanager
