@@ -23,7 +23,7 @@ from conversation.render import View
 from conversation.turns import DeleteMessages, Edit, Send, StripButtons, Toast, Turn
 from core.i18n import N_, Translator, supported_language
 from db import repo
-from db.engine import autocommit, wipe_deleted
+from db.engine import autocommit, wipe_deleted, writing
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +54,7 @@ async def _handle(update: Update, context: Context, step: Step, by_step: bool = 
     shown = (message.message_id, message.date) if message is not None else None
     # The memory-hard hash is computed before the transaction, so no lock waits for it.
     hashes = await services.participant_hashes(user.id)
-    async with services.sessions.begin() as session:
+    async with writing(services.engine), services.sessions.begin() as session:
         turn = await conversation.open_turn(
             services,
             session,

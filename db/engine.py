@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import Engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
@@ -93,9 +95,33 @@ async def wipe_deleted(engine: AsyncEngine) -> None:
 
 
 @asynccontextmanager
+async def writing(engine: AsyncEngine) -> AsyncIterator[None]:
+    """Wait for this process's turn to write: on SQLite, one writer at a time, first come first served.
+
+    SQLite has one writer; a transaction waiting for the write lock sleeps and polls (busy_timeout),
+    so under load one answer can lose the lock to later ones again and again (a 2 s tail measured by
+    tests/test_loop_lag.py). An asyncio.Lock hands itself over in arrival order, so the process's
+    own writers queue fairly and only another process's writer is polled for. PostgreSQL locks rows:
+    no wait here.
+    """
+    if engine.dialect.name != "sqlite":
+        yield
+        return
+    lock = _WRITE_TURNS.get(engine.sync_engine)
+    if lock is None:
+        lock = _WRITE_TURNS[engine.sync_engine] = asyncio.Lock()
+    async with lock:
+        yield
+
+
+_WRITE_TURNS: weakref.WeakKeyDictionary[Engine, asyncio.Lock] = weakref.WeakKeyDictionary()
+"""The SQLite engines' queues of writers (writing())."""
+
+
+@asynccontextmanager
 async def autocommit(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
     """A connection whose every statement commits by itself (no BEGIN, no COMMIT round trip)."""
-    async with engine.connect() as connection:
+    async with writing(engine), engine.connect() as connection:
         yield await connection.execution_options(isolation_level=AUTOCOMMIT)
 
 
