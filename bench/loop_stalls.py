@@ -6,8 +6,8 @@
 The first seeds a fresh SQLite database, then builds the export (read, CSV + XLSX + SAV + codebook)
 three times while a probe on the event loop asks for 1 ms sleeps: reading the dataset on the bot's
 loop (as /export did: research.export.collect awaited there, the writers in a thread); all of it in
-a thread (bot.researchers.build_export: the GIL still stalls the loop); in a process of its own, as
-/export does now (bot.researchers.export_in_a_process).
+a thread (research.datasets.build_export: the GIL still stalls the loop); in a process of its own, as
+/export does now (research.datasets.export_in_a_process).
 It prints, for each, the total time and the longest and 99th-percentile delay of the probe: the
 longest a respondent's update could have waited for the loop.
 
@@ -40,7 +40,6 @@ from telegram import Update
 
 from bot.app import build_application
 from bot.digest import publish
-from bot.researchers import Export, build_export, export_in_a_process, write_all
 from core.config import Settings
 from core.i18n import I18n
 from db.engine import create_engine, session_factory
@@ -51,6 +50,7 @@ from devtools.lag import Crowd, Replies, Stalls, loop_lag, quantile, trace_stall
 from devtools.sandbox.postgres import fresh_database
 from devtools.seeding import seed, seed_sqlite
 from research import export
+from research.datasets import Export, build_export, export_in_a_process, write_all
 from research.labels import Labels
 from survey.model import load_questionnaire
 

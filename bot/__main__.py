@@ -90,8 +90,8 @@ async def export_dataset(settings: Settings, file_format: str, out: Path, langua
 
     An XLSX file of more rows than a sheet holds is TooManyRowsError (nothing is written).
     """
-    from bot.researchers import Export, write_format
     from core.i18n import I18n
+    from research.datasets import Export, write_format
     from research.export import write_codebook
     from research.labels import Labels
     from research.weights import Plan
