@@ -58,6 +58,7 @@ async def test_the_streamed_csv_is_the_csv_exported_before(
     assert table.variables == found
 
 
+@pytest.mark.slow  # /export starts its process
 async def test_xlsx_past_a_sheet_is_refused_in_chat_and_the_other_files_are_sent(
     harness: BotHarness, engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -78,6 +79,7 @@ async def test_xlsx_past_a_sheet_is_refused_in_chat_and_the_other_files_are_sent
     assert export.too_many_rows_text(kk, export.TooManyRowsError(23, 10)) in researcher.texts
 
 
+@pytest.mark.slow  # /export starts its process
 async def test_a_file_past_the_upload_limit_is_refused_with_the_command_line(
     harness: BotHarness, engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 
+import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.config import Settings
@@ -33,6 +34,7 @@ async def test_speeders_are_those_under_a_third_of_the_median(engine: AsyncEngin
     assert (found.flag(30), found.flag(59), found.flag(60), found.flag(None)) == (1, 1, 0, None)
 
 
+@pytest.mark.slow  # /export starts its process
 async def test_speeders_are_flagged_in_the_export_and_get_no_weight(
     harness: BotHarness, engine: AsyncEngine
 ) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 
+import pytest
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -65,6 +66,7 @@ async def export_rows(harness: BotHarness) -> list[dict[str, str]]:
     return list(csv.DictReader(io.StringIO(data.decode(CSV_ENCODING))))
 
 
+@pytest.mark.slow  # /export starts its process
 async def test_answering_again_after_delete_is_a_repeat_in_stats_and_export(
     harness: BotHarness, engine: AsyncEngine
 ) -> None:

@@ -132,6 +132,7 @@ async def test_answer_times_are_stored_to_the_second(harness: BotHarness, engine
     assert answered and all(moment.microsecond == 0 for moment in answered)
 
 
+@pytest.mark.slow  # /export starts its process
 async def test_export_in_chat_leaves_free_text_out_unless_full(harness: BotHarness) -> None:
     """/export omits typed city names and comments; /export full includes them."""
     await complete_survey(harness, harness.user(language_code="ru"), "Жезқазған", "Менің ойым")

@@ -7,6 +7,7 @@ import csv
 import io
 from html import unescape
 
+import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -47,6 +48,7 @@ async def test_summary_lists_choices_in_question_order(harness: BotHarness, engi
     assert f"{_('Relatives')}: {_('Ukraine')}, {_('Russia')}" in summary
 
 
+@pytest.mark.slow  # /export starts its process
 async def test_no_news_is_main_source_none_everywhere(harness: BotHarness, engine: AsyncEngine) -> None:
     """The data stores main_source = none, the summary says so, the cross-tab counts them, the codebook names it."""
     _ = harness.services.i18n.translator("ru")

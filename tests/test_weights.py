@@ -237,6 +237,7 @@ async def test_crosstab_total_row_is_weighted_and_says_so(harness: BotHarness, e
     assert _("Unweighted percentages of the people who answered.") in raw
 
 
+@pytest.mark.slow  # /export starts its process
 async def test_export_has_a_weight_column_the_codebook_explains(
     harness: BotHarness, engine: AsyncEngine
 ) -> None:
