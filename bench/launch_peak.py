@@ -232,7 +232,8 @@ class PeakRun:
             "| minute | arrived | answers | answers/s | reply p50 ms | p99 ms | bot CPU % of a core | load |",
             "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
         ]
-        minutes = int(max((at for at, _took in self.replies), default=0.0) // 60) + 1
+        last = max([at for at, _took in self.replies] + [sample.at for sample in self.samples], default=0.0)
+        minutes = int(last // 60) + 1
         for minute in range(minutes):
             low, high = minute * 60, (minute + 1) * 60
             took = [took for at, took in self.replies if low <= at < high]
