@@ -46,8 +46,9 @@ from db.engine import create_engine, session_factory
 from db.migrate import upgrade_to_head
 from devtools.emulator import BotApiEmulator
 from devtools.emulator.request import EmulatorRequest
-from devtools.lag import Crowd, Replies, Stalls, loop_lag, quantile, trace_stalls
+from devtools.lag import Crowd, Replies, Stalls, loop_lag, trace_stalls
 from devtools.sandbox.postgres import fresh_database
+from devtools.sandbox.scripted import percentile
 from devtools.seeding import seed, seed_sqlite
 from research import export
 from research.datasets import Export, build_export, export_in_a_process, write_all
@@ -131,7 +132,7 @@ async def phase(crowd: Crowd, respondents: int, work: Awaitable[T]) -> tuple[str
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     if replies.failures:
         print(f"{len(replies.failures)} respondents stuck: {replies.failures[:3]}", file=sys.stderr)
-    ms = [quantile(values, q) * 1000 for values in (replies.times, lag.lags) for q in (0.5, 0.99, 1)]
+    ms = [percentile(values, q) * 1000 for values in (replies.times, lag.lags) for q in (0.5, 0.99, 1)]
     cells = (
         f"{len(replies.times)} | {ms[0]:.0f} | {ms[1]:.0f} | {ms[2]:.0f} | {ms[4]:.0f} | {ms[5]:.0f} | "
         f"{wall:.0f} | {cpu / wall * 100:.0f} | {load:.1f}–{os.getloadavg()[0]:.1f}"

@@ -49,39 +49,31 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from devtools.emulator.client import ControlClient, ControlRefused  # noqa: E402
-from devtools.lag import survey_script  # noqa: E402
 from devtools.sandbox.postgres import fresh_database  # noqa: E402
 from devtools.sandbox.process import Sandbox, sandbox  # noqa: E402
+from devtools.sandbox.scripted import (  # noqa: E402
+    NOOP_COMMAND,
+    NoReply,
+    act,
+    chat_calls,
+    cpu_seconds,
+    noop_script,
+    percentile,
+    survey_script,
+)
 
 PG_ADMIN_URL = os.environ.get("BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 database = partial(fresh_database, admin_url=PG_ADMIN_URL, name="survey_bench")
 """database(kind, folder): a fresh SQLite file in folder, or a throwaway PostgreSQL database."""
-NOOP_COMMAND = (str(ROOT / "bench" / "noop_bot.py"),)
 LEVELS = (1, 20, 100)
 SURVEYS = {1: 10, 20: 60, 100: 200}
 QUICK_SURVEYS = {1: 4, 20: 20, 100: 100}
 MEMORY_RESPONDENTS = 10_000
 MEMORY_WARMUP = 200
-REPLY_TIMEOUT = 60.0
-TICKS = os.sysconf("SC_CLK_TCK")
-CHAT_METHODS = frozenset(
-    [
-        "sendMessage",
-        "sendPhoto",
-        "sendDocument",
-        "sendChatAction",
-        "editMessageText",
-        "editMessageReplyMarkup",
-        "editMessageCaption",
-        "deleteMessage",
-    ]
-)
-"""The Bot API methods the bot calls with a chat id (answerCallbackQuery has none)."""
 PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
-NOOP_SCRIPT = [(kind, "next" if kind == "press" else text) for kind, text in survey_script()]
+NOOP_SCRIPT = noop_script()
 
 
 @dataclass
@@ -101,8 +93,7 @@ class Run:
         return self.actions / self.seconds
 
     def percentile(self, p: float) -> float:
-        ordered = sorted(self.latencies)
-        return ordered[min(len(ordered) - 1, int(p * len(ordered)))] * 1000
+        return percentile(self.latencies, p) * 1000
 
     @property
     def cells(self) -> str:
@@ -118,34 +109,9 @@ class Run:
         return self.chat_calls / self.actions
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICKS
-
-
 def rss_bytes(pid: int) -> int:
     """Resident set size of a process now."""
     return int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * PAGE
-
-
-class NoReply(Exception):
-    """The bot did not reply as a respondent expects (no reply in time, or no button to press)."""
-
-
-async def act(client: ControlClient, user_id: int, kind: str, text: str) -> None:
-    try:
-        if kind == "send":
-            reply = await client.send(user_id, text, within=REPLY_TIMEOUT, limit=0)
-        else:
-            reply = await client.press(user_id, text, within=REPLY_TIMEOUT, limit=0)
-    except ControlRefused as exc:
-        last = (await client.chat(user_id, limit=1)).messages
-        raise NoReply(
-            f"{exc.description}; the bot's last message: {last[-1].text if last else None!r}"
-        ) from None
-    if reply.timed_out:
-        raise NoReply(f"no reply to {kind} {text!r} within {REPLY_TIMEOUT} s")
 
 
 async def drive(box: Sandbox, script: Sequence[tuple[str, str]], concurrency: int, surveys: int) -> Run:
@@ -174,12 +140,6 @@ async def drive(box: Sandbox, script: Sequence[tuple[str, str]], concurrency: in
     return Run(
         concurrency, len(latencies), seconds, latencies, cpu, failures, await chat_calls(client) - calls
     )
-
-
-async def chat_calls(client: ControlClient) -> int:
-    """Chat-carrying Bot API calls the emulator has answered so far."""
-    calls = (await client.stats())["calls"]
-    return sum(count for method, count in calls.items() if method in CHAT_METHODS)
 
 
 async def measure(

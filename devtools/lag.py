@@ -17,7 +17,7 @@ import threading
 import time
 import traceback
 from collections import Counter
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,40 +27,11 @@ from telegram.ext import Application
 
 from core.i18n import I18n
 from devtools.emulator import BotApiEmulator
+from devtools.sandbox.scripted import percentile, survey_script
 
 PROBE_INTERVAL = 0.010
 THANKS = "Thank you for taking part! Your answers:"
 """The start of the summary a respondent gets after the last question."""
-
-
-def survey_script() -> list[tuple[str, str]]:
-    """The 14 actions of one straight pass through the survey, in Russian: ("send" | "press", text)."""
-    _ = I18n.load().translator("ru")
-    press = [
-        "I agree",
-        None,
-        "Male",
-        "Almaty",
-        "Telegram channels",
-        "International media (BBC, Azattyq, DW and the like)",
-        "Done",
-        "Telegram channels",
-        "Ukraine is the victim of aggression",
-        "It is the right course",
-        "None of these",
-        "Done",
-    ]
-    script = [("send", "/start")]
-    script += [("press", _(label)) if label else ("send", "34") for label in press]
-    return [*script, ("send", "Хочу мира.")]
-
-
-def quantile(values: Sequence[float], q: float) -> float:
-    """The q-quantile (0..1) of `values` by the nearest rank; 0 for none."""
-    if not values:
-        return 0.0
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
 @dataclass
@@ -76,8 +47,8 @@ class LoopLag:
     def __str__(self) -> str:
         return (
             f"loop lag over {len(self.lags)} probes of {PROBE_INTERVAL * 1000:.0f} ms: max "
-            f"{self.longest * 1000:.0f} ms, p99 {quantile(self.lags, 0.99) * 1000:.0f} ms, "
-            f"p50 {quantile(self.lags, 0.5) * 1000:.1f} ms"
+            f"{self.longest * 1000:.0f} ms, p99 {percentile(self.lags, 0.99) * 1000:.0f} ms, "
+            f"p50 {percentile(self.lags, 0.5) * 1000:.1f} ms"
         )
 
 
@@ -110,8 +81,8 @@ class Replies:
 
     def __str__(self) -> str:
         return (
-            f"{len(self.times)} replies, p50 {quantile(self.times, 0.5) * 1000:.0f} ms, "
-            f"p99 {quantile(self.times, 0.99) * 1000:.0f} ms, "
+            f"{len(self.times)} replies, p50 {percentile(self.times, 0.5) * 1000:.0f} ms, "
+            f"p99 {percentile(self.times, 0.99) * 1000:.0f} ms, "
             f"max {max(self.times, default=0) * 1000:.0f} ms; "
             f"{self.completed} surveys completed"
         )

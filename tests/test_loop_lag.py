@@ -23,8 +23,9 @@ from sqlalchemy import text
 from bot.app import DIGEST_JOB
 from db.engine import create_engine
 from devtools.emulator import BotApiEmulator
-from devtools.lag import Crowd, loop_lag, quantile
+from devtools.lag import Crowd, loop_lag
 from devtools.sandbox.postgres import fresh_database
+from devtools.sandbox.scripted import percentile
 from devtools.seeding import seed
 from research.export import CSV_ENCODING
 from tests.conftest import (
@@ -105,7 +106,7 @@ async def test_replies_stay_quick_while_a_100k_export_and_the_digest_run(
     [data] = [m.file for m in researcher.messages if m.file_name and m.file_name.endswith(f"{day()}.csv")]
     assert data is not None and len(list(csv.DictReader(io.StringIO(data.decode(CSV_ENCODING))))) >= SEEDED
     assert [m.media for m in emulator.bot_messages(CHANNEL)][-1] == "photo", "the digest and its chart"
-    assert quantile(replies.times, 0.99) < REPLY_P99_BOUND, figures
+    assert percentile(replies.times, 0.99) < REPLY_P99_BOUND, figures
 
 
 def day() -> str:
