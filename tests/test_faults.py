@@ -89,7 +89,7 @@ async def test_killed_bot_loses_no_acknowledged_answer(database_url: str, tmp_pa
 
     (bench/faults.py kill does it with 200 respondents, on SQLite or PostgreSQL.)
     """
-    run = await kill_run(tmp_path, database_url, 10, seed=3, between=(2.0, 4.0), kills=3, patience=QUICK)
+    run = await kill_run(tmp_path, database_url, 10, seed=3, between=(1.0, 2.0), kills=3, patience=QUICK)
     assert run.figures["kill -9 and restart"] >= 2
     assert_ran_clean(run)
     assert_logs_clean([tmp_path / "bot.log"], crowd_secrets(run.outcomes))
