@@ -65,8 +65,6 @@ def build_export(what: Export, folder: Path, stem: str) -> tuple[int, list[Path]
     """
     labels = Labels(I18n.load().translator(what.language), what.questionnaire)
     table = asyncio.run(collect_from(what, labels))
-    if not what.full:
-        table = export.without_free_text(table, what.questionnaire)
     return table.rows, write_all(table, folder, stem, what.xlsx_max_rows)
 
 
@@ -81,9 +79,15 @@ async def _sessions(what: Export) -> AsyncIterator[async_sessionmaker[AsyncSessi
 
 
 async def collect_from(what: Export, labels: Labels) -> export.Table:
-    """The dataset, read on an engine of its own."""
+    """The dataset, read on an engine of its own (see _table)."""
     async with _sessions(what) as sessions:
-        return await export.collect(sessions, labels, what.plan, what.speeder_fraction)
+        return await _table(sessions, what, labels)
+
+
+async def _table(sessions: async_sessionmaker[AsyncSession], what: Export, labels: Labels) -> export.Table:
+    """The dataset as a Table, typed free text left out unless the export is full."""
+    table = await export.collect(sessions, labels, what.plan, what.speeder_fraction)
+    return table if what.full else export.without_free_text(table, what.questionnaire)
 
 
 async def write_format(
@@ -102,9 +106,7 @@ async def write_format(
                 rows = await count_responses(session)
             if not export.xlsx_fits(rows, what.xlsx_max_rows):
                 raise export.TooManyRowsError(rows, what.xlsx_max_rows)
-        table = await export.collect(sessions, labels, what.plan, what.speeder_fraction)
-    if not what.full:
-        table = export.without_free_text(table, what.questionnaire)
+        table = await _table(sessions, what, labels)
     await asyncio.to_thread(export.WRITERS[file_format], table, out)
     return table.rows, table.variables
 

@@ -25,6 +25,7 @@ from devtools.emulator.server import EmulatorServer
 from devtools.sandbox.crowd import Outcome, Patience, Respondent, Tally
 from devtools.sandbox.personas import straight_persona
 from devtools.sandbox.screens import Reader
+from devtools.sandbox.scripted import percentile
 
 FLOOD = 1000
 PRIVATE_CHAT_LIMIT = RateLimit(5, 1.0)
@@ -67,8 +68,7 @@ class FloodRun:
 
     def percentile(self, p: float) -> float:
         """The reply time (ms) below which a share `p` of the respondents' actions were answered."""
-        ordered = sorted(self.reply_times)
-        return ordered[min(len(ordered) - 1, int(p * len(ordered)))] * 1000
+        return percentile(self.reply_times, p) * 1000
 
 
 async def flood_while_surveyed(
