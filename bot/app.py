@@ -64,9 +64,9 @@ async def _post_init(application: Application) -> None:
 
 
 async def _post_shutdown(application: Application) -> None:
-    """Close the database pool."""
+    """Close the database pool and the hashing threads."""
     services: Services = application.bot_data[SERVICES]
-    await services.engine.dispose()
+    await services.close()
 
 
 async def _post_due_digest(context: Context) -> None:

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import random
+import sys
+import threading
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
@@ -22,8 +26,23 @@ from survey.targets import Targets
 
 PARTICIPANT_CACHE_SIZE = 10_000
 """Participation hashes kept in memory (never stored), so one person costs one scrypt per process."""
+HASH_NICENESS = 10
+"""How much lower the hashing threads' CPU priority is than the event loop's: a crowd's new arrivals
+wait for their hash, the replies to everyone already answering do not wait behind it."""
 UNNOTED_SIZE = 10_000
 """Sent-but-unnoted question messages kept in memory (see Services.note_later), newest last."""
+
+
+def _lower_priority() -> None:
+    """Give this thread HASH_NICENESS (on Linux a thread's niceness is its own)."""
+    if sys.platform == "linux":
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), HASH_NICENESS)
+
+
+def _hashing_threads() -> ThreadPoolExecutor:
+    """The threads that compute participation hashes: one per core, below the event loop's priority
+    (started at the first hash)."""
+    return ThreadPoolExecutor(os.cpu_count(), "participation-hash", initializer=_lower_priority)
 
 
 def utc_now() -> datetime:
@@ -45,7 +64,13 @@ class Services:
     clock: Callable[[], datetime] = utc_now
     rng: random.Random = field(default_factory=random.SystemRandom)
     _participant_hashes: OrderedDict[str, str] = field(default_factory=OrderedDict)
+    _hashing: ThreadPoolExecutor = field(default_factory=_hashing_threads)
     _unnoted: OrderedDict[uuid.UUID, tuple[int, int, datetime]] = field(default_factory=OrderedDict)
+
+    async def close(self) -> None:
+        """Close the database pool and stop the hashing threads."""
+        await self.engine.dispose()
+        self._hashing.shutdown(wait=False, cancel_futures=True)
 
     def note_later(self, response_id: uuid.UUID, step: int, message_id: int, sent_at: datetime) -> None:
         """Hold the id of a question sent at `step` (one that shows no answer) for the person's next
@@ -84,13 +109,17 @@ class Services:
         return privacy.researcher_pseudonym(self.keys[0], telegram_user_id)
 
     async def participant_hashes(self, telegram_user_id: int) -> list[str]:
-        """The participation hash under each key (current first), computed off the event loop."""
+        """The participation hash under each key (current first), computed off the event loop at a
+        lower priority (each costs about 0.1 s of a core: core.privacy.SCRYPT_COST)."""
         found = []
         for key in self.keys:
             cache_key = privacy.pseudonym(key, telegram_user_id)
             value = self._participant_hashes.pop(cache_key, None)
             if value is None:
-                value = await asyncio.to_thread(privacy.participant_hash, key, telegram_user_id)
+                loop = asyncio.get_running_loop()
+                value = await loop.run_in_executor(
+                    self._hashing, privacy.participant_hash, key, telegram_user_id
+                )
             self._participant_hashes[cache_key] = value
             found.append(value)
         while len(self._participant_hashes) > PARTICIPANT_CACHE_SIZE:

@@ -25,6 +25,10 @@ AUTOCOMMIT = "AUTOCOMMIT"
 SQLITE_POOL_SIZE = 15
 """SQLite connections kept open: as many as the default pool allows at most (5 + 10 overflow), none
 closed on return; opening an aiosqlite connection starts a thread, and the event loop waits for it."""
+POOL_SIZE = 20
+"""PostgreSQL connections kept open. A crowd's answers need a few at once, and a burst more; past the
+default 5 each extra connection was opened for one transaction and closed after it (0.5 ms of the
+bot's CPU and a server process started each time)."""
 READ_ONLY = "survey_read_only"
 """Execution option of the engine behind read_session_factory(): its transactions only read."""
 
@@ -73,6 +77,7 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
         _tune_sqlite(engine)
         return engine
     kwargs.setdefault("pool_pre_ping", True)
+    kwargs.setdefault("pool_size", POOL_SIZE)
     return create_async_engine(url, **kwargs)
 
 

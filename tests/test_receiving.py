@@ -58,6 +58,33 @@ async def test_a_receiver_that_dies_stops_the_bot_and_health_reports_it(
         await check(settings)
 
 
+async def test_polling_refuses_what_is_not_an_update_and_answers_the_rest(
+    database_url: str, log_lines: io.StringIO
+) -> None:
+    """A polled batch with a private message without its sender: that update is refused with one
+    warning and confirmed, never handled; the person after it is answered."""
+    server = EmulatorServer(BotApiEmulator(TEST_TOKEN))
+    url = await server.start()
+    settings = make_settings(database_url, bot_api_url=url)
+    application = build_application(settings)
+    receiver = Receiver(application, Polling(ALLOWED_UPDATES, 0.2), Heartbeat.of(settings))
+    running = asyncio.create_task(serve(application, receiver, signals=()))
+    try:
+        no_sender = {"message_id": 1, "date": 0, "chat": {"id": 5, "type": "private"}, "text": "hi"}
+        server.enqueue(server.emulator.raw_update({"message": no_sender}))
+        async with ControlClient(url) as client:
+            user = await client.new_user("ru")
+            reply = await client.send(user, "/start")
+        assert not reply.timed_out and reply.chat.bot_messages
+    finally:
+        receiver.stopping.set()
+        await asyncio.wait_for(running, timeout=30)
+        await server.stop()
+    assert not server.pending, "every update confirmed, the refused one too"
+    warned = [e["event"] for e in entries(log_lines) if e["level"] in ("warning", "error", "critical")]
+    assert warned == ["update_refused"]
+
+
 async def test_a_stale_heartbeat_is_unhealthy(database_url: str, tmp_path: Path) -> None:
     """A bot hung without dying (no getUpdates answered for a while) is reported too."""
     settings = make_settings(database_url, heartbeat_file=str(tmp_path / "heartbeat"), heartbeat_seconds=10)
