@@ -20,6 +20,7 @@ from bot.refusals import is_redundant, log_refusal
 from conversation import turns as conversation
 from conversation.callbacks import decode
 from conversation.render import View
+from conversation.services import Unnoted
 from conversation.turns import DeleteMessages, Edit, Send, StripButtons, Toast, Turn
 from core.i18n import N_, Translator, supported_language
 from db import repo
@@ -43,10 +44,13 @@ def markup(view: View) -> InlineKeyboardMarkup | None:
     return InlineKeyboardMarkup(rows)
 
 
-async def _handle(update: Update, context: Context, step: Step, by_step: bool = False) -> None:
+async def _handle(
+    update: Update, context: Context, step: Step, by_step: bool = False, plain: bool = False
+) -> None:
     """Run `step` for this update in one transaction, then perform its replies.
 
-    `by_step`: a press that the response's step claims (conversation.claimed_by_step).
+    `by_step`: a press that the response's step claims (conversation.claimed_by_step). `plain`: a
+    message that is no command (conversation.open_turn).
     """
     services = context.services
     user, message = update.effective_user, update.effective_message
@@ -65,6 +69,7 @@ async def _handle(update: Update, context: Context, step: Step, by_step: bool = 
             shown,
             new_message=update.message is not None,
             by_step=by_step,
+            plain=plain,
         )
         if turn.fresh:
             await step(turn)
@@ -102,7 +107,7 @@ async def _remember(turn: Turn, reply: Send, message_id: int, sent_at: datetime)
     if response is None:
         return
     if reply.lazy and track is not None:
-        turn.services.note_later(track.response_id, track.step, message_id, sent_at)
+        turn.services.note_later(turn.pseudonym, Unnoted(track.response_id, track.step, message_id, sent_at))
         return
     step = track.step if track is not None else None
     async with autocommit(turn.services.engine) as connection:
@@ -197,12 +202,12 @@ async def text(update: Update, context: Context) -> None:
     """A typed message in the private chat."""
     assert update.message is not None and update.message.text is not None
     message_text = update.message.text
-    await _handle(update, context, lambda turn: conversation.on_text(turn, message_text))
+    await _handle(update, context, lambda turn: conversation.on_text(turn, message_text), plain=True)
 
 
 async def non_text(update: Update, context: Context) -> None:
     """A sticker, photo, voice note, location, contact, document... in the private chat."""
-    await _handle(update, context, conversation.on_non_text)
+    await _handle(update, context, conversation.on_non_text, plain=True)
 
 
 async def edited(update: Update, context: Context) -> None:

@@ -45,6 +45,17 @@ def _hashing_threads() -> ThreadPoolExecutor:
     return ThreadPoolExecutor(os.cpu_count(), "participation-hash", initializer=_lower_priority)
 
 
+@dataclass(frozen=True)
+class Unnoted:
+    """A question message sent but not noted yet (Services.note_later)."""
+
+    response_id: uuid.UUID
+    step: int
+    """The response's step it was sent at: it shows the current question while the step is the same."""
+    message_id: int
+    sent_at: datetime
+
+
 def utc_now() -> datetime:
     """The current time, timezone-aware."""
     return datetime.now(UTC)
@@ -65,24 +76,24 @@ class Services:
     rng: random.Random = field(default_factory=random.SystemRandom)
     _participant_hashes: OrderedDict[str, str] = field(default_factory=OrderedDict)
     _hashing: ThreadPoolExecutor = field(default_factory=_hashing_threads)
-    _unnoted: OrderedDict[uuid.UUID, tuple[int, int, datetime]] = field(default_factory=OrderedDict)
+    _unnoted: OrderedDict[str, Unnoted] = field(default_factory=OrderedDict)
 
     async def close(self) -> None:
         """Close the database pool and stop the hashing threads."""
         await self.engine.dispose()
         self._hashing.shutdown(wait=False, cancel_futures=True)
 
-    def note_later(self, response_id: uuid.UUID, step: int, message_id: int, sent_at: datetime) -> None:
-        """Hold the id of a question sent at `step` (one that shows no answer) for the person's next
-        turn in this process, which stores it with its own statements (take_unnoted)."""
-        self._unnoted.pop(response_id, None)
-        self._unnoted[response_id] = (step, message_id, sent_at)
+    def note_later(self, pseudonym: str, question: Unnoted) -> None:
+        """Hold the id of a question sent (one that shows no answer) for the person's next turn in
+        this process, which stores it with its own statements (take_unnoted)."""
+        self._unnoted.pop(pseudonym, None)
+        self._unnoted[pseudonym] = question
         while len(self._unnoted) > UNNOTED_SIZE:
             self._unnoted.popitem(last=False)
 
-    def take_unnoted(self, response_id: uuid.UUID) -> tuple[int, int, datetime] | None:
-        """The (step, message id, date) held by note_later for this response, forgotten here."""
-        return self._unnoted.pop(response_id, None)
+    def take_unnoted(self, pseudonym: str) -> Unnoted | None:
+        """The question message held by note_later for this person, forgotten here."""
+        return self._unnoted.pop(pseudonym, None)
 
     @cached_property
     def reads(self) -> async_sessionmaker[AsyncSession]:

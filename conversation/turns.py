@@ -20,7 +20,7 @@ from sqlalchemy.orm.attributes import flag_modified, set_committed_value
 from conversation import render
 from conversation.callbacks import Action, Callback
 from conversation.render import Position, View
-from conversation.services import Services
+from conversation.services import Services, Unnoted
 from core.i18n import LANGUAGE_NAMES, LANGUAGES, N_, Translator
 from db import repo
 from db.models import Respondent, Response, ResponseStatus
@@ -151,7 +151,8 @@ class Turn:
         self.replies.append(Send(view, track, lazy))
 
     async def answers(self) -> Answers:
-        """The response's current answers (read with the lock on SQLite, else once, when first needed)."""
+        """The response's current answers (read with the lock or the claim on SQLite, else once, when
+        first needed)."""
         if self.stored is None:
             assert self.response is not None
             self.stored = await repo.load_answers(self.session, self.response.id)
@@ -178,6 +179,7 @@ async def open_turn(
     message: tuple[int, datetime] | None = None,
     new_message: bool = True,
     by_step: bool = False,
+    plain: bool = False,
 ) -> Turn:
     """Lock the respondent (if any) and load their response for this event, and claim the update.
 
@@ -187,6 +189,12 @@ async def open_turn(
     the person's own message (`new_message`), kept as part of the survey's chat while there is a
     response, is its own claim, in the same statement; a press `by_step` (claimed_by_step) is
     claimed by the response's step; any other update by its id in processed_updates.
+
+    `plain`: the person's message is no command, so most often a typed answer. On SQLite, whose
+    write lock BEGIN IMMEDIATE took, its claim then comes first and reads the respondent, their
+    response and its answers in the same statement (repo.keep_message_reading): one statement
+    less, one more where it keeps nothing (no response yet: a command, usually /start, then
+    does not try).
     """
     turn = Turn(
         services,
@@ -196,14 +204,14 @@ async def open_turn(
         services.clock(),
         message,
     )
-    turn.respondent, turn.response, turn.stored = await repo.lock_respondent_with_response(
-        session, turn.pseudonym
-    )
-    old_pseudonym = services.old_pseudonym(telegram_user_id)
-    if turn.respondent is None and old_pseudonym is not None:
-        turn.respondent, turn.response, turn.stored = await repo.rekey_respondent(
-            session, old_pseudonym, turn.pseudonym
-        )
+    held = services.take_unnoted(turn.pseudonym)
+    read, kept = None, None
+    if plain and message is not None and new_message:
+        read = await repo.keep_message_reading(session, turn.pseudonym, message, held, turn.now)
+    if read is not None:
+        kept, (turn.respondent, turn.response, turn.stored) = read
+    else:
+        await _lock(turn, services.old_pseudonym(telegram_user_id))
     if participant_hashes:
         turn.participant_hash, turn.participant_hashes = participant_hashes[0], participant_hashes
     if turn.respondent is not None:
@@ -214,26 +222,40 @@ async def open_turn(
     response = turn.response
     unnoted: list[tuple[int, datetime]] = []
     if response is not None:
-        _take_unnoted(turn, response, unnoted)
+        _take_unnoted(turn, response, held, unnoted)
     if response is not None and message is not None and new_message:
-        turn.fresh = await _claim_by_message(turn, response, message, unnoted, update_id)
+        turn.fresh = await _claim_by_message(turn, response, message, unnoted, update_id, kept)
     elif not (by_step and response is not None):
         turn.fresh = await repo.claim_update(session, update_id, turn.now)
     return turn
 
 
-def _take_unnoted(turn: Turn, response: Response, unnoted: list[tuple[int, datetime]]) -> None:
-    """The question message this process sent last without noting it (Send.lazy): it shows the
-    current question when the response is still at its step; either way it is kept by this turn
-    if the turn keeps the person's message (else it showed a question only, and is let go)."""
-    held = turn.services.take_unnoted(response.id)
-    if held is not None:
-        step, message_id, sent_at = held
-        if step == response.step and response.question_message_id is None:
+async def _lock(turn: Turn, old_pseudonym: str | None) -> None:
+    """Lock the respondent and read their newest response, moving them to the current key's
+    pseudonym if found under the old one."""
+    session = turn.session
+    turn.respondent, turn.response, turn.stored = await repo.lock_respondent_with_response(
+        session, turn.pseudonym
+    )
+    if turn.respondent is None and old_pseudonym is not None:
+        turn.respondent, turn.response, turn.stored = await repo.rekey_respondent(
+            session, old_pseudonym, turn.pseudonym
+        )
+
+
+def _take_unnoted(
+    turn: Turn, response: Response, held: Unnoted | None, unnoted: list[tuple[int, datetime]]
+) -> None:
+    """`held`, the question message this process sent last without noting it (Send.lazy), if of
+    this response: it shows the current question when the response is still at its step; either
+    way it is kept by this turn if the turn keeps the person's message (else it showed a question
+    only, and is let go)."""
+    if held is not None and held.response_id == response.id:
+        if held.step == response.step and response.question_message_id is None:
             # As if read so (no statement of its own): close_turn writes it with the turn's changes.
-            set_committed_value(response, "question_message_id", message_id)
-            turn.adopted = message_id
-        unnoted.append((message_id, sent_at))
+            set_committed_value(response, "question_message_id", held.message_id)
+            turn.adopted = held.message_id
+        unnoted.append((held.message_id, held.sent_at))
     if response.question_message_id is not None:
         dates = dict(unnoted)
         if turn.message is not None:
@@ -247,16 +269,19 @@ async def _claim_by_message(
     message: tuple[int, datetime],
     unnoted: list[tuple[int, datetime]],
     update_id: int,
+    new: set[int] | None,
 ) -> bool:
     """Keep the person's message (and the current question's, which this turn may move on from)
-    in one statement, which claims the update: False when the message was kept before."""
+    in one statement, which claims the update: False when the message was kept before. `new`:
+    the ids that statement kept, when it ran already (repo.keep_message_reading)."""
     keep = [message, *unnoted]
     if turn.shown is not None:
         keep.append(turn.shown)
     keep = list(dict(keep).items())  # each id once
-    new, answers = await repo.keep_messages_reading_answers(turn.session, response.id, keep)
-    if answers is not None:
-        turn.stored = answers
+    if new is None:
+        new, answers = await repo.keep_messages_reading_answers(turn.session, response.id, keep)
+        if answers is not None:
+            turn.stored = answers
     if message[0] in new:
         turn.kept |= {message_id for message_id, _ in keep}  # new, or kept before
         return True

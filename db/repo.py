@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from functools import cache
-from typing import Any, cast
+from typing import Any, Protocol, TypeVar, cast
 
 from sqlalchemy import (
     CursorResult,
@@ -18,6 +18,7 @@ from sqlalchemy import (
     exists,
     func,
     insert,
+    inspect,
     literal_column,
     or_,
     select,
@@ -27,6 +28,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.orm import make_transient_to_detached
 
 from db.models import (
     Answer,
@@ -149,6 +151,18 @@ async def unlink_settled(session: AsyncSession, cutoff: datetime, limit: int) ->
     return len(ids)
 
 
+class HeldMessage(Protocol):
+    """A message sent but not noted yet: its response, its id and its date."""
+
+    @property
+    def response_id(self) -> uuid.UUID: ...
+    @property
+    def message_id(self) -> int: ...
+    @property
+    def sent_at(self) -> datetime: ...
+
+
+_Model = TypeVar("_Model", Respondent, Response)
 Locked = tuple[Respondent | None, Response | None, dict[str, AnswerValue] | None]
 """The respondent, their newest response, and its answers when they were read with them (else None)."""
 
@@ -166,10 +180,26 @@ def _answers_json() -> Any:
 
 
 def _answers_from_json(text: str) -> dict[str, AnswerValue]:
+    return _answers_from_rows(json.loads(text))
+
+
+def _answers_from_rows(rows: list[list[Any]]) -> dict[str, AnswerValue]:
     return {
         question: AnswerValue(option=option, choices=tuple(sorted(choices)), number=number, text=value)
-        for question, option, number, value, choices in json.loads(text)
+        for question, option, number, value, choices in rows
     }
+
+
+def _newest(*columns: Any) -> Any:
+    """SELECT `columns` of the respondent with the pseudonym bound as `pseudonym` and of their newest
+    response."""
+    return (
+        select(*columns)
+        .join_from(Respondent, Response, Response.respondent_id == Respondent.id)
+        .where(Respondent.pseudonym == bindparam("pseudonym"))
+        .order_by(Response.started_at.desc())
+        .limit(1)
+    )
 
 
 @cache
@@ -177,14 +207,7 @@ def _lock_statement(dialect: str) -> Any:
     columns: list[Any] = [Respondent, Response]
     if dialect == "sqlite":
         columns.append(_answers_json().label("answers"))
-    return (
-        select(*columns)
-        .join(Response, Response.respondent_id == Respondent.id)
-        .where(Respondent.pseudonym == bindparam("pseudonym"))
-        .order_by(Response.started_at.desc())
-        .limit(1)
-        .with_for_update()
-    )
+    return _newest(*columns).with_for_update()
 
 
 async def lock_respondent_with_response(session: AsyncSession, pseudonym: str) -> Locked:
@@ -197,7 +220,8 @@ async def lock_respondent_with_response(session: AsyncSession, pseudonym: str) -
     For the same reason the answers are read there by a later statement, after the lock
     (load_answers, or keep_messages_reading_answers with the person's message). SQLite took its
     write lock at BEGIN IMMEDIATE, so nothing can change under this statement: it reads the
-    answers too (as JSON, one row). Without a response (a first contact, before consent), the
+    answers too (as JSON, one row); for a typed message the statement that keeps it reads all
+    three instead (keep_message_reading). Without a response (a first contact, before consent), the
     respondent alone is looked up.
     """
     dialect = _dialect(session)
@@ -321,13 +345,6 @@ async def note_sent_message(
 def _keep_statement(dialect: str, rows: int) -> Any:
     """INSERT `rows` messages (message_id0, sent_at0, ...) into chat_messages unless the response is
     gone, at most up to `limit` rows for the response; RETURNING the ids that were new."""
-    kept = (
-        select(func.count())
-        .select_from(ChatMessage)
-        .where(ChatMessage.response_id == bindparam("response_id"))
-    )
-    count = kept.scalar_subquery()
-    room = case((count < bindparam("limit"), bindparam("limit") - count), else_=0)
     message_id, sent_at = ChatMessage.message_id.type, ChatMessage.sent_at.type
     each = [
         select(
@@ -337,11 +354,26 @@ def _keep_statement(dialect: str, rows: int) -> Any:
         for i in range(rows)
     ]
     new = (each[0] if rows == 1 else union_all(*each)).subquery("new")  # VALUES would not be cached
+    response_id = bindparam("response_id", type_=ChatMessage.response_id.type)
     source = (
-        select(bindparam("response_id", type_=ChatMessage.response_id.type), new.c.message_id, new.c.sent_at)
-        .where(exists().where(Response.id == bindparam("response_id")))
-        .limit(room)
+        select(response_id, new.c.message_id, new.c.sent_at)
+        .where(exists().where(Response.id == response_id))
+        .limit(_room(response_id))
     )
+    return _insert_kept(dialect, source)
+
+
+def _room(response_id: Any) -> Any:
+    """How many more messages the response `response_id` may keep: up to the bound `limit` in all."""
+    count = (
+        select(func.count()).select_from(ChatMessage).where(ChatMessage.response_id == response_id)
+    ).scalar_subquery()
+    return case((count < bindparam("limit"), bindparam("limit") - count), else_=0)
+
+
+def _insert_kept(dialect: str, source: Any) -> Any:
+    """INSERT the (response id, message id, date) rows of `source` into chat_messages, each once;
+    RETURNING the ids that were new."""
     statement = _insert(dialect, ChatMessage).from_select(["response_id", "message_id", "sent_at"], source)
     return statement.on_conflict_do_nothing(index_elements=["response_id", "message_id"]).returning(
         ChatMessage.message_id
@@ -411,6 +443,95 @@ async def keep_messages_reading_answers(
         await connection.execute(statement, _keep_parameters(response_id, messages, MAX_KEPT_MESSAGES))
     ).one()
     return set(row.new or ()), _answers_from_json(row.answers)
+
+
+@cache
+def _keep_reading_statement(held: bool) -> Any:
+    """SQLite: _keep_statement's INSERT for the newest response of the respondent with `pseudonym`:
+    the person's message (message_id, sent_at), the question message this process holds unnoted
+    when it is of that response (held_*), and the message showing the current question (dated
+    `now`); RETURNING, with the person's message if new, the respondent, the response and its
+    answers as one JSON array (see keep_message_reading).
+
+    They are read by a CTE: SQLite's RETURNING names columns without their table, which a
+    subquery over several tables cannot do without."""
+    columns = [*Respondent.__table__.columns, *Response.__table__.columns, func.json(_answers_json())]
+    newest = _newest(
+        Response.id.label("response_id"),
+        Response.question_message_id.label("shown"),
+        func.json_array(*columns).label("state"),
+    ).cte("newest")
+    message_id, sent_at = ChatMessage.message_id.type, ChatMessage.sent_at.type
+    person = bindparam("message_id", type_=message_id)
+    sent = bindparam("sent_at", type_=sent_at).label("sent_at")
+    rows = [select(newest.c.response_id, person.label("message_id"), sent)]
+    if held:
+        unnoted = [bindparam("held_message_id", type_=message_id), bindparam("held_sent_at", type_=sent_at)]
+        held_response = bindparam("held_response_id", type_=Response.id.type)
+        rows.append(select(newest.c.response_id, *unnoted).where(newest.c.response_id == held_response))
+    now = bindparam("now", type_=sent_at)
+    rows.append(select(newest.c.response_id, newest.c.shown, now).where(newest.c.shown.is_not(None)))
+    new = union_all(*rows).subquery("new")
+    room = _room(select(newest.c.response_id).scalar_subquery())
+    source = select(new).limit(room)
+    state = case((ChatMessage.message_id == person, select(newest.c.state).scalar_subquery()))
+    return _insert_kept("sqlite", source).add_cte(newest).returning(state.label("state"))
+
+
+async def keep_message_reading(
+    session: AsyncSession,
+    pseudonym: str,
+    message: tuple[int, datetime],
+    held: HeldMessage | None,
+    now: datetime,
+) -> tuple[set[int], Locked] | None:
+    """SQLite, first in a transaction that took the write lock at BEGIN IMMEDIATE: keep the person's
+    message, `held` (a question message to be noted later) and the current question's message for
+    the respondent's newest response, and read in the same statement the respondent, that response
+    and its answers, as lock_respondent_with_response would (nothing can change between the two:
+    the lock is held). The ids kept that were new, and what was read.
+
+    None where the person's message was not kept (kept before, no response, a flood: the caller
+    reads as for any other update), and on PostgreSQL, where the respondent is locked first.
+    """
+    if _dialect(session) != "sqlite":
+        return None
+    parameters: dict[str, Any] = {
+        "pseudonym": pseudonym,
+        "message_id": message[0],
+        "sent_at": message[1],
+        "now": now,
+        "limit": MAX_KEPT_MESSAGES,
+    }
+    if held is not None:
+        parameters |= {
+            "held_response_id": held.response_id,
+            "held_message_id": held.message_id,
+            "held_sent_at": held.sent_at,
+        }
+    connection = await session.connection()
+    rows = (await connection.execute(_keep_reading_statement(held is not None), parameters)).all()
+    state = next((json.loads(row.state) for row in rows if row.state is not None), None)
+    if state is None:
+        return None
+    width = len(Respondent.__table__.columns)
+    respondent = _as_read(session, Respondent, state[:width])
+    response = _as_read(session, Response, state[width:-1])
+    return {row.message_id for row in rows}, (respondent, response, _answers_from_rows(state[-1]))
+
+
+def _as_read(session: AsyncSession, model: type[_Model], values: list[Any]) -> _Model:
+    """An instance of `model` with the columns' `values` (as JSON gives them), in the session as if
+    read from the database by it."""
+    dialect, mapper = session.get_bind().dialect, inspect(model)
+    columns = {}
+    for column, value in zip(mapper.local_table.columns, values, strict=True):
+        process = column.type.dialect_impl(dialect).result_processor(dialect, None)
+        columns[mapper.get_property_by_column(column).key] = value if process is None else process(value)
+    instance = model(**columns)
+    make_transient_to_detached(instance)
+    session.add(instance)
+    return instance
 
 
 async def message_kept(session: AsyncSession, response_id: uuid.UUID, message_id: int) -> bool:

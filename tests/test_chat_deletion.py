@@ -142,6 +142,24 @@ async def test_a_restart_before_the_next_turn_leaves_no_answer_after_delete(
     assert user.chat[-1].plain_text == _(ERASED)
 
 
+async def test_a_restart_right_after_the_summary_leaves_no_answer_after_delete(
+    harness: BotHarness, database_url: str
+) -> None:
+    """The summary shows every answer, so its id is kept as soon as it is sent, not by the next
+    turn: a restart right after it, and /delete still removes it."""
+    _ = tr(harness, "ru")
+    user = harness.user(language_code="ru")
+    await answer_everything(user, _)
+    await stop_application(harness.application)
+    harness.application = await start_application(
+        make_settings(database_url), harness.emulator, harness.clock, seed=1
+    )
+    await user.send("/delete")
+    await user.press(_("Yes, erase my answers"))
+    assert showing_answers(user, _) == []
+    assert [(m.from_bot, m.plain_text) for m in user.chat] == [(False, "/start"), (True, _(ERASED))]
+
+
 async def test_screened_out_minor_chat_shows_no_age(harness: BotHarness) -> None:
     """A 16-year-old's typed age and the question disappear from their chat after they confirm it."""
     _ = tr(harness, "kk")
@@ -170,6 +188,28 @@ async def test_a_flood_keeps_a_bounded_number_of_message_ids(
     calls = harness.calls("deleteMessages")
     assert [len(call.params["message_ids"]) for call in calls] == [100] * 10
     assert [m.plain_text for m in user.chat if not m.from_bot] == ["/start", "/delete"]
+
+
+async def test_past_the_limit_a_typed_answer_is_handled_once(
+    harness: BotHarness, engine: AsyncEngine
+) -> None:
+    """A flood filled the response's kept ids: a typed answer, no longer kept, is claimed by its
+    update id, stored once, and delivered again changes nothing."""
+    _ = tr(harness, "ru")
+    user = harness.user(language_code="ru")
+    await consent(user, _)
+    [response_id] = [row[0] for row in (await table_rows(engine))["responses"]]
+    flood = [(message_id, harness.clock.now) for message_id in range(10_000, 11_000)]
+    async with harness.services.sessions.begin() as session:
+        await repo.remember_messages(session, response_id, flood)
+    await user.send("34")
+    await user.replay()
+    rows = await table_rows(engine)
+    assert len(rows["chat_messages"]) == repo.MAX_KEPT_MESSAGES
+    assert user.last_update is not None
+    assert user.last_update["update_id"] in {row[0] for row in rows["processed_updates"]}
+    assert await stored(engine) == {"age": 34}
+    assert [m.plain_text for m in user.messages].count(_("What is your gender?")) == 1
 
 
 async def test_telegram_failing_to_delete_still_tells_the_respondent(
