@@ -1,54 +1,26 @@
-"""Every response with its answers, streamed in one pass for exports.
+"""Every response as a row of the dataset's columns, streamed in one pass for exports.
 
-One query reads the responses in order of their random id; correlated subqueries aggregate each
-response's answers and chosen options into one JSON value in the database (json_object_agg on
-PostgreSQL, json_group_object on SQLite), so Python sees one row per response, not one per answer,
-of text and numbers only, and the rows arrive through the driver's cursor a partition at a time
-(constant memory). Times arrive as the UTC day already: that is all an export keeps of them.
+One query reads the responses in order of their random id, each joined to its answers and their
+chosen options and grouped by response, so the database pivots the answers: a column per question
+(its option code, number or text) and a 0/1 column per option of a multi-select question, the
+options' shown order as comma-separated codes, times as the UTC day (all an export keeps of them).
+Python then only adds the quality flags and the weight, and writes; the rows arrive through the
+driver's cursor a partition at a time (constant memory).
 """
 
 from __future__ import annotations
 
-import json
-import uuid
-from collections.abc import AsyncIterator
-from typing import Any, NamedTuple
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
 
-from sqlalchemy import Select, String, cast, func, select, type_coerce
+from sqlalchemy import Select, String, and_, case, cast, func, literal, select, type_coerce
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from db.models import Answer, AnswerChoice, Response
+from survey.model import SKIP, Kind, Question, Questionnaire
 
-PARTITION = 5000
+PARTITION = 10_000
 """Rows fetched from the cursor at a time."""
-
-
-class ResponseRecord(NamedTuple):
-    """One response as exported: paradata and current answers (never who gave them), as the
-    database returns them for a million rows to be cheap: text and numbers, no objects."""
-
-    id: str
-    """The random UUID in its 36-character text form."""
-    questionnaire_version: int
-    language: str
-    status: str
-    started_on: str
-    """The UTC day (YYYY-MM-DD) it was started: exports coarsen times to the day."""
-    completed_on: str | None
-    duration_seconds: int | None
-    repeat: bool
-    option_order: dict[str, list[str]]
-    answers: dict[str, list[Any]]
-    """question -> [option, number, text] (each None when not given)."""
-    choices: dict[str, list[str]]
-    """question -> the options chosen (multi-select questions)."""
-
-
-DIALECTS = {
-    "postgresql": ("json_build_array", "json_object_agg", "json_agg"),
-    "sqlite": ("json_array", "json_group_object", "json_group_array"),
-}
-"""Each database's names for a JSON array, an object aggregate and an array aggregate."""
 
 
 def _day(dialect: str, column: Any) -> Any:
@@ -58,70 +30,84 @@ def _day(dialect: str, column: Any) -> Any:
     return func.substr(column, 1, 10)  # SQLite stores "YYYY-MM-DD HH:MM:SS.ffffff"
 
 
-def records_statement(dialect: str) -> Select[Any]:
-    """Each response's paradata and one JSON array per response: its option order, its answers
-    {question: [option, number, text]} and its chosen options [[question, option], ...]."""
+def _uuid_text(dialect: str, column: Any) -> Any:
+    """A UUID column in its 36-character text form."""
+    if dialect == "postgresql":
+        return cast(column, String)
+    groups = ((1, 8), (9, 4), (13, 4), (17, 4), (21, 12))  # SQLite keeps the 32 hex digits
+    return func.lower(func.printf("%s-%s-%s-%s-%s", *(func.substr(column, at, n) for at, n in groups)))
+
+
+def _shown_order(dialect: str, column: Any, question: str) -> Any:
+    """The options of `question` as shown, comma-separated (None if they were not shuffled)."""
+    if dialect == "postgresql":
+        shown = func.json_array_elements_text(column.op("->")(question)).table_valued("value")
+        return select(func.string_agg(shown.c.value, ",")).scalar_subquery()
+    shown = func.json_each(column, f"$.{question}").table_valued("value")
+    return select(func.group_concat(shown.c.value, ",")).scalar_subquery()
+
+
+def _answer_columns(question: Question, bands: list[str]) -> list[Any]:
+    """The dataset's columns of one question: its answer (a 0/1 per option if multi-select), then
+    its banded variables (copied into `responses` when answered)."""
+    answers, choices = Answer.__table__.c, AnswerChoice.__table__.c
+    asked = answers.question == question.id
+    if question.kind is Kind.MULTI:
+        return [func.max(case((choices.option == code, 1), else_=0)).filter(asked) for code in question.codes]
+    if question.kind is Kind.INTEGER:
+        value: Any = answers.number
+    elif question.kind is Kind.TEXT:
+        value = case((answers.option == SKIP, literal(SKIP)), else_=answers.text)
+    else:
+        value = answers.option
+    return [func.max(value).filter(asked), *(Response.__table__.c[band] for band in bands)]
+
+
+def records_statement(dialect: str, questionnaire: Questionnaire, keys: Sequence[str] = ()) -> Select[Any]:
+    """Each response's values in the order of research.export.variables(), then whether it is a
+    repeat and its analysis columns `keys` (what a weighting looks up)."""
     responses, answers, choices = Response.__table__.c, Answer.__table__.c, AnswerChoice.__table__.c
-    array, group_object, group_array = (getattr(func, name) for name in DIALECTS[dialect])
-    given: Any = (
-        select(group_object(answers.question, array(answers.option, answers.number, answers.text)))
-        .where(answers.response_id == responses.id)
-        .scalar_subquery()
-    )
-    chosen: Any = (
-        select(group_array(array(choices.question, choices.option)))
-        .where(choices.response_id == responses.id)
-        .scalar_subquery()
-    )
-    order: Any = responses.option_order
-    if dialect != "postgresql":  # SQLite: text becomes JSON again only through json()
-        order, given, chosen = func.json(order), func.json(given), func.json(chosen)
-    payload = array(order, given, chosen)
-    return select(
-        cast(responses.id, String),
-        responses.questionnaire_version,
-        type_coerce(responses.language, String),
-        type_coerce(responses.status, String),
-        _day(dialect, responses.started_at),
-        _day(dialect, responses.completed_at),
-        responses.duration_seconds,
-        responses.repeat,
-        cast(payload, String),
-    ).order_by(responses.id)
-
-
-def _record(row: Any) -> ResponseRecord:
-    identifier, version, language, status, started, completed, duration, repeat, payload = row
-    order, answers, chosen = json.loads(payload)
-    picked: dict[str, list[str]] = {}
-    for question, option in chosen or ():
-        picked.setdefault(question, []).append(option)
-    if len(identifier) == 32:  # SQLite keeps the 32 hex digits
-        identifier = str(uuid.UUID(identifier))
-    return ResponseRecord(
-        identifier,
-        version,
-        language,
-        status,
-        started,
-        completed,
-        duration,
-        bool(repeat),
-        order or {},
-        answers or {},
-        picked,
+    shuffled = [q.id for q in questionnaire if q.randomize_except_last is not None]
+    bands_of = questionnaire.analysis.bands_of
+    pivoted = [column for q in questionnaire for column in _answer_columns(q, bands_of(q.id))]
+    return (
+        select(
+            _uuid_text(dialect, responses.id),
+            responses.questionnaire_version,
+            type_coerce(responses.language, String),
+            type_coerce(responses.status, String),
+            _day(dialect, responses.started_at),
+            _day(dialect, responses.completed_at),
+            responses.duration_seconds,
+            *(_shown_order(dialect, responses.option_order, question) for question in shuffled),
+            *pivoted,
+            responses.repeat,
+            *(type_coerce(responses[key], String) for key in keys),
+        )
+        .select_from(Response.__table__)
+        .outerjoin(Answer.__table__, answers.response_id == responses.id)
+        .outerjoin(
+            AnswerChoice.__table__,
+            and_(choices.response_id == answers.response_id, choices.question == answers.question),
+        )
+        .group_by(responses.id)
+        .order_by(responses.id)
     )
 
 
-async def response_records(
-    sessions: async_sessionmaker[AsyncSession], partition: int = PARTITION
-) -> AsyncIterator[list[ResponseRecord]]:
-    """Every response in order of its random id, `partition` at a time, read in one transaction."""
+async def response_rows(
+    sessions: async_sessionmaker[AsyncSession],
+    questionnaire: Questionnaire,
+    keys: Sequence[str] = (),
+    partition: int = PARTITION,
+) -> AsyncIterator[Sequence[Sequence[Any]]]:
+    """Every response's row of records_statement, in order of its random id, `partition` at a time,
+    read in one transaction."""
     async with sessions() as session, session.begin():
-        statement = records_statement(session.get_bind().dialect.name)
+        statement = records_statement(session.get_bind().dialect.name, questionnaire, keys)
         result = await session.stream(statement, execution_options={"yield_per": partition})
         async for rows in result.partitions():
-            yield [_record(row) for row in rows]
+            yield rows
 
 
 async def count_responses(session: AsyncSession) -> int:

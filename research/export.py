@@ -12,8 +12,7 @@ would run as a formula is made inert in CSV and XLSX (`inert_row`); the .sav fil
 from __future__ import annotations
 
 import csv
-import functools
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,20 +22,21 @@ from babel.numbers import format_decimal
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.i18n import N_, Translator
-from db.export import ResponseRecord, response_records
+from db.export import response_rows
 from db.models import ResponseStatus
 from research.labels import Labels
 from research.quality import Speeders, speeders
 from research.report import STATUS_NAMES
 from research.weights import Plan, Weighting
 from research.weights import weighting as raking
-from survey.analysis import ANSWER_COLUMNS, analysis_value
-from survey.flow import AnswerValue, label_of
+from survey.flow import label_of
 from survey.model import SKIP, Kind, Questionnaire
 
 CSV_ENCODING = "utf-8-sig"
 """UTF-8 with a byte-order mark, so that spreadsheet programs read Cyrillic correctly."""
 COMPLETE = ResponseStatus.COMPLETE.value
+STATUS, DURATION = 3, 6
+"""Where a row holds the response's status and duration_seconds (see variables())."""
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 """What makes a spreadsheet read a cell as a formula (OWASP CSV injection)."""
 FORMULA_FIRST = frozenset(FORMULA_STARTS)
@@ -152,14 +152,9 @@ def variables(labels: Labels) -> list[Variable]:
         if question.kind is Kind.TEXT and SKIP in question.codes:
             value_labels = {SKIP: labels.value(question.id, SKIP)}
         found.append(Variable(question.id, _(question.short), numeric, value_labels, text, scale=numeric))
-        for band in _banded(questionnaire, question.id):
+        for band in questionnaire.analysis.bands_of(question.id):
             found.append(Variable(band, labels.variable(band), value_labels=_value_labels(labels, band)))
     return found
-
-
-def _banded(questionnaire: Questionnaire, question: str) -> list[str]:
-    """The banded variable of an integer question (e.g. age_band of age), as a list of 0 or 1."""
-    return [v.name for v in questionnaire.analysis.variables if v.question == question and v.bands]
 
 
 def _value_labels(labels: Labels, name: str) -> dict[Any, str]:
@@ -202,68 +197,28 @@ def quality_variables(labels: Labels, fraction: float) -> list[Variable]:
     ]
 
 
-def _analysis_of(
-    question: str, option: str | None, number: int | None, text: str | None, chosen: tuple[str, ...]
-) -> str | None:
-    return analysis_value(question, AnswerValue(option, chosen, number, text))
-
-
 class _Rows:
-    """Makes a response's row: its values in the order of variables(), then the quality flags and,
-    with a weighting, the weight. Built once per export, so that each of a million rows is cheap."""
+    """Makes a response's row from what db.export.response_rows returns: its values in the order of
+    variables(), then the quality flags and, with a weighting, the weight. Built once per export,
+    so that each of a million rows is cheap."""
 
-    def __init__(self, labels: Labels, fast: Speeders, weighting: Weighting | None) -> None:
-        questionnaire = labels.questionnaire
-        self.ordered = [q.id for q in questionnaire if q.randomize_except_last is not None]
-        self.questions = [(q.id, q.kind, q.codes, bool(_banded(questionnaire, q.id))) for q in questionnaire]
+    def __init__(self, width: int, fast: Speeders, weighting: Weighting | None) -> None:
+        self.width = width
+        """The values the database gives in the order of variables(); its repeat and keys follow."""
         self.fast = fast
         self.weighting = weighting
-        self.analysed = functools.cache(_analysis_of)
-        """analysis_value of the few distinct answers there are (ages, places), each worked out once."""
-        columns = {column: question for question, column in ANSWER_COLUMNS.items()}
-        self.weighted = [columns[name] for name in weighting.targets.variables] if weighting else []
 
-    def __call__(self, record: ResponseRecord) -> list[Any]:
-        answers, choices = record.answers, record.choices
-        row: list[Any] = list(record[:7])
-        orders = record.option_order
-        row += [",".join(orders[q]) if q in orders else None for q in self.ordered]
-        for question, kind, codes, banded in self.questions:
-            value = answers.get(question)
-            if kind is Kind.MULTI:
-                chosen = choices.get(question, ())
-                row += [None] * len(codes) if value is None else [int(c in chosen) for c in codes]
-            elif value is None:
-                row.append(None)
-            elif kind is Kind.INTEGER:
-                row.append(value[1])
-            elif kind is Kind.TEXT:
-                row.append(SKIP if value[0] == SKIP else value[2])
-            else:
-                row.append(value[0])
-            if banded:
-                row.append(None if value is None else self._analysed(question, value, choices))
-        complete = record.status == COMPLETE
-        speeder = self.fast.flag(record.duration_seconds) if complete else None
-        repeat = int(record.repeat)
-        row += [speeder, repeat]
+    def __call__(self, record: Sequence[Any]) -> list[Any]:
+        width = self.width
+        row = list(record[:width])
+        complete = row[STATUS] == COMPLETE
+        speeder = self.fast.flag(row[DURATION]) if complete else None
+        repeat = int(record[width])
+        row += (speeder, repeat)
         if self.weighting is not None:
             left_out = not complete or self.weighting.leaves_out(speeder, repeat)
-            row.append(None if left_out else self._weight(answers, choices, self.weighting))
+            row.append(None if left_out else self.weighting.weight(tuple(record[width + 1 :])))
         return row
-
-    def _analysed(self, question: str, value: list[Any], choices: dict[str, list[str]]) -> str | None:
-        """analysis_value of an answer as the database returned it."""
-        return self.analysed(question, *value, tuple(choices.get(question, ())))
-
-    def _weight(
-        self, answers: dict[str, list[Any]], choices: dict[str, list[str]], weighting: Weighting
-    ) -> float:
-        """A completed response's weight, from its answers to the weighting questions."""
-        values = ((q, answers.get(q)) for q in self.weighted)
-        return weighting.weight(
-            tuple(None if v is None else self._analysed(q, v, choices) for q, v in values)
-        )
 
 
 async def read(
@@ -274,17 +229,20 @@ async def read(
 ) -> tuple[list[Variable], AsyncIterator[list[list[Any]]]]:
     """The dataset's variables and its rows (values in the variables' order), streamed a partition
     at a time, with quality flags and, given a plan, a `weight` column (the weighting is read first)."""
-    found = variables(labels) + quality_variables(labels, speeder_fraction)
+    found = variables(labels)
+    width = len(found)
+    found += quality_variables(labels, speeder_fraction)
     weighting = None
     async with sessions.begin() as session:
         fast = await speeders(session, speeder_fraction)
         if plan is not None:
             weighting = await raking(session, plan)
             found.append(weight_variable(labels, plan))
-    row_of = _Rows(labels, fast, weighting)
+    row_of = _Rows(width, fast, weighting)
+    keys = weighting.targets.variables if weighting else ()
 
     async def rows() -> AsyncIterator[list[list[Any]]]:
-        async for chunk in response_records(sessions):
+        async for chunk in response_rows(sessions, labels.questionnaire, keys):
             yield [row_of(record) for record in chunk]
 
     return found, rows()

@@ -162,6 +162,10 @@ class Analysis:
         """The analysed question behind variable `name` (None for the language)."""
         return next((v for v in self.variables if v.name == name), None)
 
+    def bands_of(self, question: str) -> list[str]:
+        """The banded variables of an integer question (e.g. age_band of age): a list of 0 or 1."""
+        return [v.name for v in self.variables if v.question == question and v.bands]
+
     def msgids(self) -> list[str]:
         """The texts of this section that the catalogs translate."""
         found = [v.short for v in self.variables if v.short]
