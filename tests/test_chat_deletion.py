@@ -50,6 +50,17 @@ def showing_answers(user: User, _: Translator) -> list[str]:
     return found
 
 
+async def restart_then_delete(harness: BotHarness, database_url: str, user: User, _: Translator) -> None:
+    """Restart the bot, then erase with /delete: no answer is left in the chat."""
+    await stop_application(harness.application)
+    harness.application = await start_application(
+        make_settings(database_url), harness.emulator, harness.clock, seed=1
+    )
+    await user.send("/delete")
+    await user.press(_("Yes, erase my answers"))
+    assert showing_answers(user, _) == []
+
+
 async def test_delete_within_48_hours_leaves_no_answer_in_the_chat(
     harness: BotHarness, engine: AsyncEngine
 ) -> None:
@@ -130,13 +141,7 @@ async def test_a_restart_before_the_next_turn_leaves_no_answer_after_delete(
     await user.press(_("Another city"))
     await user.send(CITY)
     sources = user.last
-    await stop_application(harness.application)
-    harness.application = await start_application(
-        make_settings(database_url), harness.emulator, harness.clock, seed=1
-    )
-    await user.send("/delete")
-    await user.press(_("Yes, erase my answers"))
-    assert showing_answers(user, _) == []
+    await restart_then_delete(harness, database_url, user, _)
     left = [m.message_id for m in user.chat if m.from_bot][:-1]
     assert gender.message_id not in left and left == [sources.message_id], "only the unnoted question"
     assert user.chat[-1].plain_text == _(ERASED)
@@ -150,13 +155,7 @@ async def test_a_restart_right_after_the_summary_leaves_no_answer_after_delete(
     _ = tr(harness, "ru")
     user = harness.user(language_code="ru")
     await answer_everything(user, _)
-    await stop_application(harness.application)
-    harness.application = await start_application(
-        make_settings(database_url), harness.emulator, harness.clock, seed=1
-    )
-    await user.send("/delete")
-    await user.press(_("Yes, erase my answers"))
-    assert showing_answers(user, _) == []
+    await restart_then_delete(harness, database_url, user, _)
     assert [(m.from_bot, m.plain_text) for m in user.chat] == [(False, "/start"), (True, _(ERASED))]
 
 
@@ -171,17 +170,23 @@ async def test_screened_out_minor_chat_shows_no_age(harness: BotHarness) -> None
     assert "16" not in " ".join(m.plain_text for m in user.chat)
 
 
+async def flooded(harness: BotHarness, engine: AsyncEngine, _: Translator, messages: int) -> User:
+    """A respondent who agreed, then sent `messages` more messages the response keeps (up to its limit)."""
+    user = harness.user(language_code="ru")
+    await consent(user, _)
+    [response_id] = [row[0] for row in (await table_rows(engine))["responses"]]
+    flood = [(message_id, harness.clock.now) for message_id in range(10_000, 10_000 + messages)]
+    async with harness.services.sessions.begin() as session:
+        await repo.remember_messages(session, response_id, flood)
+    return user
+
+
 async def test_a_flood_keeps_a_bounded_number_of_message_ids(
     harness: BotHarness, engine: AsyncEngine
 ) -> None:
     """2,000 more messages of one account leave 1,000 ids; /delete sends them 100 per call."""
     _ = tr(harness, "ru")
-    user = harness.user(language_code="ru")
-    await consent(user, _)
-    [response_id] = [row[0] for row in (await table_rows(engine))["responses"]]
-    flood = [(message_id, harness.clock.now) for message_id in range(10_000, 12_000)]
-    async with harness.services.sessions.begin() as session:
-        await repo.remember_messages(session, response_id, flood)
+    user = await flooded(harness, engine, _, 2_000)
     assert len((await table_rows(engine))["chat_messages"]) == repo.MAX_KEPT_MESSAGES
     await user.send("/delete")  # past the limit: not kept, so left by /delete
     await user.press(_("Yes, erase my answers"))
@@ -196,12 +201,7 @@ async def test_past_the_limit_a_typed_answer_is_handled_once(
     """A flood filled the response's kept ids: a typed answer, no longer kept, is claimed by its
     update id, stored once, and delivered again changes nothing."""
     _ = tr(harness, "ru")
-    user = harness.user(language_code="ru")
-    await consent(user, _)
-    [response_id] = [row[0] for row in (await table_rows(engine))["responses"]]
-    flood = [(message_id, harness.clock.now) for message_id in range(10_000, 11_000)]
-    async with harness.services.sessions.begin() as session:
-        await repo.remember_messages(session, response_id, flood)
+    user = await flooded(harness, engine, _, 1_000)
     await user.send("34")
     await user.replay()
     rows = await table_rows(engine)
