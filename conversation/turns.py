@@ -649,9 +649,15 @@ async def _consent(turn: Turn, callback: Callback, message_id: int) -> None:
     if turn.respondent is not None:
         turn.toast(turn._(ALREADY_AGREED))
         response = turn.response
-        if response is not None and message_id == response.question_message_id and _on_screen(turn):
-            await _show_again(turn)  # its edit into the first question never arrived
-        else:  # another prompt (two /start before agreeing): it shows the agreement, not live buttons
+        shown = response.question_message_id if response is not None and _on_screen(turn) else None
+        if response is not None and shown is not None and message_id >= shown:
+            # This message (its edit into the first question never arrived), or a prompt below it
+            # (/start sent again before agreeing): the survey goes on here, where the person is.
+            if message_id != shown:
+                turn.replies.append(StripButtons(shown))
+                response.question_message_id = message_id
+            await _show_again(turn)
+        else:  # a prompt above the survey: it shows the agreement, not live buttons
             days = turn.services.settings.unlink_after_days
             turn.replies.append(Edit(message_id, render.consented_view(turn._, days)))
         return

@@ -626,26 +626,30 @@ async def test_a_press_crossing_a_language_switch_answers_the_question_on_turn(
     assert await stored(engine) == {"age": 29, "gender": "female"}
 
 
-async def test_a_second_consent_prompt_agreed_to_leaves_the_question_live(
+async def test_agreeing_again_on_a_later_consent_prompt_moves_the_survey_there(
     harness: BotHarness, engine: AsyncEngine
 ) -> None:
-    """/start sent twice before agreeing (the first reply was slow) shows two prompts; agreeing on
-    the first turns it into the first question, and "I agree" on the second shows the agreement
-    there instead of leaving live buttons that only say "send /start"."""
+    """/start sent three times before agreeing (the replies were slow) shows three prompts; agreeing
+    on the first turns it into the first question. "I agree" on the last moves the question there,
+    below, where the person is (the first loses its buttons: no live question is left above), and
+    "I agree" on the middle one shows the agreement there: the newest buttons are always the survey's."""
     _ = tr(harness, "ru")
     user = harness.user(language_code="ru")
-    await user.send("/start")
-    await user.send("/start")
-    first, second = user.messages
+    for _sent in range(3):
+        await user.send("/start")
+    first, middle, last = user.messages
+    age = _("How old are you? Please type your age as a number, for example 34.")
     await user.press(_("I agree"), message=first)
-    await user.press(_("I agree"), message=second)
+    assert user.keyboard_message.message_id == last.message_id, "two prompts still below the question"
+    await user.press(_("I agree"), message=last)
+    assert user.toasts[-1] == _(ALREADY_AGREED)
+    assert user.keyboard_message.message_id == last.message_id
+    assert user.keyboard_message.plain_text.endswith(age)
+    assert user.messages[0].buttons == []
+    await user.press(_("I agree"), message=middle)
     assert user.toasts[-1] == _(ALREADY_AGREED)
     assert user.messages[1].buttons == [] and user.messages[1].plain_text.endswith(f"➡️ {_('I agree')}")
-    question = user.keyboard_message
-    assert question.message_id == first.message_id
-    assert question.plain_text.endswith(
-        _("How old are you? Please type your age as a number, for example 34.")
-    )
+    assert [m.message_id for m in user.messages if m.buttons] == [last.message_id]
     await user.send("41")
     assert await stored(engine) == {"age": 41}
 
