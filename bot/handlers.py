@@ -20,7 +20,6 @@ from bot.refusals import is_redundant, log_refusal
 from conversation import turns as conversation
 from conversation.callbacks import decode
 from conversation.render import View
-from conversation.services import Unnoted
 from conversation.turns import DeleteMessages, Edit, Send, StripButtons, Toast, Turn
 from core.i18n import N_, Translator, supported_language
 from db import repo
@@ -107,7 +106,9 @@ async def _remember(turn: Turn, reply: Send, message_id: int, sent_at: datetime)
     if response is None:
         return
     if reply.lazy and track is not None:
-        turn.services.note_later(turn.pseudonym, Unnoted(track.response_id, track.step, message_id, sent_at))
+        turn.services.note_later(
+            turn.pseudonym, repo.HeldMessage(track.response_id, track.step, message_id, sent_at)
+        )
         return
     step = track.step if track is not None else None
     async with autocommit(turn.services.engine) as connection:

@@ -7,7 +7,6 @@ import os
 import random
 import sys
 import threading
-import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -21,6 +20,7 @@ from core import privacy
 from core.config import Settings
 from core.i18n import I18n
 from db.engine import read_session_factory
+from db.repo import HeldMessage
 from survey.model import Questionnaire
 from survey.targets import Targets
 
@@ -45,17 +45,6 @@ def _hashing_threads() -> ThreadPoolExecutor:
     return ThreadPoolExecutor(os.cpu_count(), "participation-hash", initializer=_lower_priority)
 
 
-@dataclass(frozen=True)
-class Unnoted:
-    """A question message sent but not noted yet (Services.note_later)."""
-
-    response_id: uuid.UUID
-    step: int
-    """The response's step it was sent at: it shows the current question while the step is the same."""
-    message_id: int
-    sent_at: datetime
-
-
 def utc_now() -> datetime:
     """The current time, timezone-aware."""
     return datetime.now(UTC)
@@ -76,14 +65,14 @@ class Services:
     rng: random.Random = field(default_factory=random.SystemRandom)
     _participant_hashes: OrderedDict[str, str] = field(default_factory=OrderedDict)
     _hashing: ThreadPoolExecutor = field(default_factory=_hashing_threads)
-    _unnoted: OrderedDict[str, Unnoted] = field(default_factory=OrderedDict)
+    _unnoted: OrderedDict[str, HeldMessage] = field(default_factory=OrderedDict)
 
     async def close(self) -> None:
         """Close the database pool and stop the hashing threads."""
         await self.engine.dispose()
         self._hashing.shutdown(wait=False, cancel_futures=True)
 
-    def note_later(self, pseudonym: str, question: Unnoted) -> None:
+    def note_later(self, pseudonym: str, question: HeldMessage) -> None:
         """Hold the id of a question sent (one that shows no answer) for the person's next turn in
         this process, which stores it with its own statements (take_unnoted)."""
         self._unnoted.pop(pseudonym, None)
@@ -91,7 +80,7 @@ class Services:
         while len(self._unnoted) > UNNOTED_SIZE:
             self._unnoted.popitem(last=False)
 
-    def take_unnoted(self, pseudonym: str) -> Unnoted | None:
+    def take_unnoted(self, pseudonym: str) -> HeldMessage | None:
         """The question message held by note_later for this person, forgotten here."""
         return self._unnoted.pop(pseudonym, None)
 

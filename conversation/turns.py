@@ -20,7 +20,7 @@ from sqlalchemy.orm.attributes import flag_modified, set_committed_value
 from conversation import render
 from conversation.callbacks import Action, Callback
 from conversation.render import Position, View
-from conversation.services import Services, Unnoted
+from conversation.services import Services
 from core.i18n import LANGUAGE_NAMES, LANGUAGES, N_, Translator
 from db import repo
 from db.models import Respondent, Response, ResponseStatus
@@ -244,7 +244,7 @@ async def _lock(turn: Turn, old_pseudonym: str | None) -> None:
 
 
 def _take_unnoted(
-    turn: Turn, response: Response, held: Unnoted | None, unnoted: list[tuple[int, datetime]]
+    turn: Turn, response: Response, held: repo.HeldMessage | None, unnoted: list[tuple[int, datetime]]
 ) -> None:
     """`held`, the question message this process sent last without noting it (Send.lazy), if of
     this response: it shows the current question when the response is still at its step; either

@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from functools import cache
-from typing import Any, Protocol, TypeVar, cast
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import (
     CursorResult,
@@ -151,15 +152,15 @@ async def unlink_settled(session: AsyncSession, cutoff: datetime, limit: int) ->
     return len(ids)
 
 
-class HeldMessage(Protocol):
-    """A message sent but not noted yet: its response, its id and its date."""
+@dataclass(frozen=True)
+class HeldMessage:
+    """A question message sent but not noted yet (held in memory for the person's next turn)."""
 
-    @property
-    def response_id(self) -> uuid.UUID: ...
-    @property
-    def message_id(self) -> int: ...
-    @property
-    def sent_at(self) -> datetime: ...
+    response_id: uuid.UUID
+    step: int
+    """The response's step it was sent at: it shows the current question while the step is the same."""
+    message_id: int
+    sent_at: datetime
 
 
 _Model = TypeVar("_Model", Respondent, Response)
